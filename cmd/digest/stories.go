@@ -1,0 +1,168 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/newsroom/digest/stories"
+)
+
+func (a *App) storiesCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "stories", Short: "Add, import and list stories"}
+	cmd.AddCommand(a.storiesAddCommand(), a.storiesImportCommand(), a.storiesListCommand())
+	return cmd
+}
+
+func (a *App) storiesAddCommand() *cobra.Command {
+	var st stories.Story
+	var published string
+	cmd := &cobra.Command{
+		Use:   "add --section S --title T --url U [--teaser X] [--published RFC3339] [--score N]",
+		Short: "Add a story (a new section is created on first use)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if published != "" {
+				t, err := time.Parse(time.RFC3339, published)
+				if err != nil {
+					return usagef("--published %q is not RFC 3339 (like 2026-11-28T06:00:00Z)", published)
+				}
+				st.PublishedAt = t
+			}
+			if err := stories.Normalize(withDefaultTime(st, a.now())); err != nil {
+				return usageError{err}
+			}
+			s, err := a.stories()
+			if err != nil {
+				return err
+			}
+			if err := s.Add(a.ctx, &st); err != nil {
+				return err
+			}
+			a.printf("story %d added to %s: %s\n", st.ID, st.Section, st.Title)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&st.Section, "section", "", "section name (created if new)")
+	f.StringVar(&st.Title, "title", "", "headline")
+	f.StringVar(&st.URL, "url", "", "link to the article (http or https)")
+	f.StringVar(&st.Teaser, "teaser", "", "teaser text")
+	f.StringVar(&published, "published", "", "publication time, RFC 3339 (default now)")
+	f.Float64Var(&st.Score, "score", 0, "editorial score: higher comes first")
+	return cmd
+}
+
+// withDefaultTime gives a copy to validate before anything is stored.
+func withDefaultTime(st stories.Story, now time.Time) *stories.Story {
+	if st.PublishedAt.IsZero() {
+		st.PublishedAt = now
+	}
+	return &st
+}
+
+func (a *App) storiesImportCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "import FILE",
+		Short: "Import stories from JSON: an array, or one object per line",
+		Long: `Import stories from a JSON file: either one array of objects or one object per
+line, with the fields section, title, url, teaser, published_at (RFC 3339) and
+score. A story whose url is already stored is updated. The file is imported
+whole or not at all: the first bad line is reported with its number. Use - to
+read standard input.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in := a.stdin
+			if args[0] != "-" {
+				f, err := os.Open(args[0])
+				if err != nil {
+					return fmt.Errorf("import: %w", err)
+				}
+				defer f.Close()
+				in = f
+			}
+			s, err := a.stories()
+			if err != nil {
+				return err
+			}
+			n, err := s.Import(a.ctx, in)
+			if err != nil {
+				return fmt.Errorf("import %s: %w; nothing was imported", args[0], err)
+			}
+			a.printf("imported %d stories from %s\n", n, args[0])
+			return nil
+		},
+	}
+}
+
+func (a *App) storiesListCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--json]",
+		Short: "List stories, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.stories()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return streamJSON(a.stdout, func(emit func(any) error) error {
+					return s.List(a.ctx, func(st stories.Story) error { return emit(st) })
+				})
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSECTION\tPUBLISHED\tSCORE\tFLAGS\tTITLE")
+			err = s.List(a.ctx, func(st stories.Story) error {
+				flags := ""
+				if st.Pinned {
+					flags += "pinned "
+				}
+				if st.Hidden {
+					flags += "hidden"
+				}
+				_, err := fmt.Fprintf(tw, "%d\t%s\t%s\t%g\t%s\t%s\n", st.ID, st.Section, st.PublishedAt.Format("2006-01-02 15:04"), st.Score, flags, st.Title)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	return cmd
+}
+
+// streamJSON writes a JSON array element by element, so a long listing
+// never sits in memory whole.
+func streamJSON(w interface{ Write([]byte) (int, error) }, each func(emit func(any) error) error) error {
+	if _, err := w.Write([]byte("[")); err != nil {
+		return err
+	}
+	first := true
+	err := each(func(v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		sep := ",\n"
+		if first {
+			sep, first = "\n", false
+		}
+		if _, err := w.Write([]byte(sep)); err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	_, err = w.Write([]byte("\n]\n"))
+	return err
+}

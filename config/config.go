@@ -1,0 +1,108 @@
+// Package config gathers digest's settings in one struct: defaults, then
+// an optional digest.toml, then DIGEST_* environment variables; the CLI
+// applies its flags last.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// FileName is the configuration file read from the working directory
+// when neither --config nor DIGEST_CONFIG names another.
+const FileName = "digest.toml"
+
+// Config is every setting digest reads.
+type Config struct {
+	// DB is the SQLite file.
+	DB string `toml:"db"`
+	// SMTPURL is where mail goes (see delivery.ParseSMTPURL); empty
+	// writes .eml files to Outbox instead.
+	SMTPURL string `toml:"smtp_url"`
+	// Outbox is the folder for .eml files when no SMTP URL is set.
+	Outbox string `toml:"outbox"`
+	// BaseURL is the public address of the web endpoints (unsubscribe,
+	// archive) used in links inside messages.
+	BaseURL string `toml:"base_url"`
+	Brand   Brand  `toml:"brand"`
+}
+
+// Brand dresses the theme.
+type Brand struct {
+	Name   string `toml:"name"`
+	Link   string `toml:"link"`
+	Accent string `toml:"accent"`
+}
+
+// Default is the embedded configuration: a SQLite file and an .eml
+// outbox in the working directory, links to the local daemon.
+func Default() Config {
+	return Config{
+		DB:      "digest.db",
+		Outbox:  "outbox",
+		BaseURL: "http://127.0.0.1:8080",
+	}
+}
+
+// Env lists the environment variables read, with the field each sets.
+var Env = map[string]func(*Config, string){
+	"DIGEST_DB":       func(c *Config, v string) { c.DB = v },
+	"DIGEST_SMTP_URL": func(c *Config, v string) { c.SMTPURL = v },
+	"DIGEST_OUTBOX":   func(c *Config, v string) { c.Outbox = v },
+	"DIGEST_BASE_URL": func(c *Config, v string) { c.BaseURL = v },
+}
+
+// Load builds the configuration from the defaults, the file at path (or
+// ./digest.toml when path is empty and that file exists), and the
+// environment as getenv reports it.
+func Load(path string, getenv func(string) string) (Config, error) {
+	c := Default()
+	if path == "" {
+		path = getenv("DIGEST_CONFIG")
+	}
+	explicit := path != ""
+	if !explicit {
+		path = FileName
+	}
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		md, err := toml.Decode(string(data), &c)
+		if err != nil {
+			return c, fmt.Errorf("config %s: %v", path, oneLine(err.Error()))
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			return c, fmt.Errorf("config %s: unknown setting %q: see the README's configuration section", path, und[0].String())
+		}
+	case errors.Is(err, os.ErrNotExist) && !explicit:
+	default:
+		return c, fmt.Errorf("config: %w", err)
+	}
+	for name, set := range Env {
+		if v := getenv(name); v != "" {
+			set(&c, v)
+		}
+	}
+	return c, nil
+}
+
+// Validate checks the settings that do not depend on a command.
+func (c Config) Validate() error {
+	if c.DB == "" {
+		return errors.New("no database: set --db, DIGEST_DB or db in digest.toml")
+	}
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("base url %q is not an http(s) URL: set --base-url like https://news.example.com", c.BaseURL)
+		}
+	}
+	return nil
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -1,0 +1,130 @@
+// Package delivery turns a stored edition into one message per subscriber
+// and hands the messages to a transport (SMTP through go-mail, or an
+// .eml outbox), recording every delivery in the SQLite ledger.
+package delivery
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	netmail "net/mail"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/wneessen/go-mail"
+
+	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/subscribers"
+)
+
+// Envelope is what one message needs beside the edition.
+type Envelope struct {
+	List    subscribers.List
+	Sub     subscribers.Subscriber
+	BaseURL string
+	// SubjectPrefix goes before the subject, e.g. "[TEST]".
+	SubjectPrefix string
+	Now           time.Time
+}
+
+// BuildMessage makes the subscriber's message from the stored edition:
+// the edition's HTML and text with the personal fields filled in, as
+// multipart/alternative (text first, HTML last, as RFC 2046 orders them
+// from plainest to richest), with the headers bulk senders need.
+// Header values from data pass through go-mail's encoder after CR, LF and
+// other control characters are removed, so no field can add a header.
+func BuildMessage(ed digest.Edition, env Envelope) (*mail.Msg, error) {
+	from, err := netmail.ParseAddress(env.List.From)
+	if err != nil {
+		return nil, fmt.Errorf("list %s has an invalid sender %q: fix it with digest lists update --from", env.List.Name, env.List.From)
+	}
+	domain := domainOf(from.Address)
+	m := mail.NewMsg(mail.WithNoDefaultUserAgent())
+	m.FromMailAddress(&netmail.Address{Name: headerSafe(from.Name), Address: from.Address})
+	m.ToMailAddress(&netmail.Address{Name: headerSafe(env.Sub.Name), Address: env.Sub.Email})
+	subject := headerSafe(ed.Subject)
+	if env.SubjectPrefix != "" {
+		subject = headerSafe(env.SubjectPrefix) + " " + subject
+	}
+	m.Subject(subject)
+	now := env.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	m.SetDateWithValue(now)
+	m.SetMessageIDWithValue(fmt.Sprintf("digest.%d.%d.%s@%s", ed.ID, env.Sub.ID, randomHex(8), domain))
+	m.SetGenHeaderPreformatted(headerListID, ListID(env.List, domain))
+	unsub := digest.UnsubscribeURL(env.BaseURL, env.Sub.Token)
+	mailto := "mailto:" + from.Address + "?subject=" + "unsubscribe%20" + url.QueryEscape(env.Sub.Token)
+	if strings.HasPrefix(unsub, "https://") {
+		// RFC 8058 one-click: an https URI and List-Unsubscribe-Post.
+		if err := m.SetListUnsubscribeOneClick(unsub, mailto); err != nil {
+			return nil, fmt.Errorf("unsubscribe link: %w", err)
+		}
+	} else {
+		m.SetListUnsubscribe(unsub, mailto)
+	}
+	m.SetBulk()
+	m.SetGenHeader(mail.HeaderXMailer, "digest")
+	htmlBody, textBody := ed.Personalize(digest.RecipientFor(env.Sub, env.BaseURL))
+	m.SetBodyString(mail.TypeTextPlain, textBody)
+	m.AddAlternativeString(mail.TypeTextHTML, htmlBody)
+	return m, nil
+}
+
+// ListID is the List-Id header value (RFC 2919): the list's title as a
+// phrase when it is plain ASCII, and <name.sender-domain>.
+func ListID(l subscribers.List, domain string) string {
+	id := "<" + listLabel(l.Name) + "." + domain + ">"
+	title := headerSafe(l.DisplayTitle())
+	for _, r := range title {
+		if r > 126 || r == '"' || r == '\\' {
+			return id
+		}
+	}
+	if title == "" {
+		return id
+	}
+	return `"` + title + `" ` + id
+}
+
+// listLabel keeps the characters a List-Id label may hold.
+func listLabel(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	if b.Len() == 0 {
+		return "list"
+	}
+	return b.String()
+}
+
+func domainOf(addr string) string {
+	if at := strings.LastIndexByte(addr, '@'); at >= 0 {
+		return strings.ToLower(addr[at+1:])
+	}
+	return "localhost"
+}
+
+// headerSafe removes everything that could end or fold a header line.
+func headerSafe(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
+		return r < 0x20 || r == 0x7f || r == ' ' || r == '\u2028' || r == '\u2029' || r == '\u0085'
+	}), " ")
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// headerListID is RFC 2919's List-Id, which go-mail has no constant for.
+const headerListID mail.Header = "List-Id"

@@ -1,0 +1,164 @@
+package delivery
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wneessen/go-mail"
+)
+
+// SMTPConfig is a parsed SMTP URL. Password is never printed: String
+// gives the redacted form.
+type SMTPConfig struct {
+	Host     string
+	Port     int
+	Username string
+	Password string
+	// SSL is implicit TLS from the first byte (smtps://).
+	SSL bool
+	// TLS is the STARTTLS policy for smtp://: "required" (the default),
+	// "opportunistic" or "none".
+	TLS string
+	// Auth is the SASL mechanism: "" (chosen from what the server offers),
+	// "plain", "login" or "cram-md5".
+	Auth    string
+	Timeout time.Duration
+	// InsecureSkipVerify accepts any server certificate (?verify=false),
+	// for test relays with self-signed certificates only.
+	InsecureSkipVerify bool
+}
+
+// ParseSMTPURL reads an SMTP URL in the style of Symfony Mailer DSNs:
+//
+//	smtp://user:pass@host:587            STARTTLS required (default port 587)
+//	smtps://user:pass@host:465           implicit TLS (default port 465)
+//	smtp://127.0.0.1:1025?tls=none       plain text, for a local test server
+//
+// Query parameters: tls=required|opportunistic|none, auth=plain|login|cram-md5,
+// timeout=30s, verify=false. User and password are URL-decoded, so a
+// password with @ or : is written %40 or %3A.
+func ParseSMTPURL(raw string) (SMTPConfig, error) {
+	var c SMTPConfig
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		// url's error quotes the whole URL, password included.
+		return c, errors.New("smtp url is malformed: use smtp://user:pass@host:587 or smtps://host:465")
+	}
+	switch u.Scheme {
+	case "smtp":
+		c.Port = 587
+	case "smtps":
+		c.SSL, c.Port = true, 465
+	default:
+		return c, fmt.Errorf("smtp url scheme %q is not supported: use smtp:// or smtps://", u.Scheme)
+	}
+	c.Host = u.Hostname()
+	if c.Host == "" {
+		return c, errors.New("smtp url has no host: use smtp://host:port")
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return c, fmt.Errorf("smtp url port %q is not a port number", p)
+		}
+		c.Port = n
+	}
+	if u.User != nil {
+		c.Username = u.User.Username()
+		c.Password, _ = u.User.Password()
+	}
+	q := u.Query()
+	c.TLS = "required"
+	if v := q.Get("tls"); v != "" {
+		switch v {
+		case "required", "starttls":
+			c.TLS = "required"
+		case "opportunistic":
+			c.TLS = "opportunistic"
+		case "none", "off", "false":
+			c.TLS = "none"
+		default:
+			return c, fmt.Errorf("smtp url tls=%q is not one of required, opportunistic, none", v)
+		}
+	}
+	if c.SSL && c.TLS != "required" {
+		return c, errors.New("smtp url: smtps:// is always encrypted; drop the tls parameter or use smtp://")
+	}
+	switch a := strings.ToLower(q.Get("auth")); a {
+	case "", "plain", "login", "cram-md5":
+		c.Auth = a
+	default:
+		return c, fmt.Errorf("smtp url auth=%q is not one of plain, login, cram-md5", a)
+	}
+	c.Timeout = 30 * time.Second
+	if v := q.Get("timeout"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("smtp url timeout=%q is not a duration like 30s", v)
+		}
+		c.Timeout = d
+	}
+	if q.Get("verify") == "false" {
+		c.InsecureSkipVerify = true
+	}
+	return c, nil
+}
+
+// String is the URL without the password, fit for logs and messages.
+func (c SMTPConfig) String() string {
+	scheme := "smtp"
+	if c.SSL {
+		scheme = "smtps"
+	}
+	user := ""
+	if c.Username != "" {
+		user = url.User(c.Username).String() + ":***@"
+	}
+	s := scheme + "://" + user + net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
+	if !c.SSL && c.TLS != "required" {
+		s += "?tls=" + c.TLS
+	}
+	return s
+}
+
+// clientOptions translates the URL into go-mail options.
+func (c SMTPConfig) clientOptions() []mail.Option {
+	opts := []mail.Option{mail.WithPort(c.Port), mail.WithTimeout(c.Timeout)}
+	switch {
+	case c.SSL:
+		opts = append(opts, mail.WithSSL())
+	case c.TLS == "none":
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	case c.TLS == "opportunistic":
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
+	default:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	}
+	if c.Username != "" {
+		plainText := !c.SSL && c.TLS == "none"
+		var auth mail.SMTPAuthType
+		switch c.Auth {
+		case "plain":
+			auth = mail.SMTPAuthPlain
+			if plainText {
+				auth = mail.SMTPAuthPlainNoEnc
+			}
+		case "login":
+			auth = mail.SMTPAuthLogin
+			if plainText {
+				auth = mail.SMTPAuthLoginNoEnc
+			}
+		case "cram-md5":
+			auth = mail.SMTPAuthCramMD5
+		default:
+			auth = mail.SMTPAuthAutoDiscover
+		}
+		opts = append(opts, mail.WithSMTPAuth(auth), mail.WithUsername(c.Username), mail.WithPassword(c.Password))
+	}
+	return opts
+}

@@ -1,0 +1,184 @@
+package stories
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// record is the import format: the fields a newsroom feed exports.
+type record struct {
+	Section     string   `json:"section"`
+	Title       string   `json:"title"`
+	URL         string   `json:"url"`
+	Teaser      string   `json:"teaser"`
+	PublishedAt string   `json:"published_at"`
+	Score       *float64 `json:"score"`
+}
+
+func (r record) story(now time.Time) (Story, error) {
+	st := Story{Section: r.Section, Title: r.Title, URL: r.URL, Teaser: r.Teaser, PublishedAt: now}
+	if r.Score != nil {
+		st.Score = *r.Score
+	}
+	if r.PublishedAt != "" {
+		t, err := time.Parse(time.RFC3339, strings.TrimSpace(r.PublishedAt))
+		if err != nil {
+			return st, fmt.Errorf("published_at %q is not RFC 3339 (like 2026-11-28T06:00:00Z)", r.PublishedAt)
+		}
+		st.PublishedAt = t
+	}
+	return st, Normalize(&st)
+}
+
+// LineError locates an import problem in its file.
+type LineError struct {
+	Line int
+	Err  error
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+func (e *LineError) Unwrap() error { return e.Err }
+
+// Parse reads stories as JSON: either one array of objects, or one object
+// per line (blank lines allowed). Every story is checked; the first bad
+// one fails the whole file with its line number, so nothing is imported
+// from a file with an error in it.
+func Parse(r io.Reader, now time.Time) ([]Story, error) {
+	br := bufio.NewReader(r)
+	first, err := peekNonSpace(br)
+	if err == io.EOF {
+		return nil, errors.New("the file is empty: expected a JSON array or one JSON object per line")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if first == '[' {
+		return parseArray(br, now)
+	}
+	return parseLines(br, now)
+}
+
+func peekNonSpace(br *bufio.Reader) (byte, error) {
+	for {
+		b, err := br.Peek(1)
+		if err != nil {
+			return 0, err
+		}
+		switch b[0] {
+		case ' ', '\t', '\r', '\n':
+			br.ReadByte()
+		case 0xEF: // a UTF-8 byte order mark
+			if bom, _ := br.Peek(3); bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
+				br.Discard(3)
+				continue
+			}
+			return b[0], nil
+		default:
+			return b[0], nil
+		}
+	}
+}
+
+func parseLines(br *bufio.Reader, now time.Time) ([]Story, error) {
+	var out []Story
+	sc := bufio.NewScanner(br)
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		var rec record
+		dec := json.NewDecoder(bytes.NewReader(text))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&rec); err != nil {
+			return nil, &LineError{line, fmt.Errorf("not a JSON story object: %v", err)}
+		}
+		if dec.More() {
+			return nil, &LineError{line, errors.New("more than one JSON value on the line")}
+		}
+		st, err := rec.story(now)
+		if err != nil {
+			return nil, &LineError{line, err}
+		}
+		out = append(out, st)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("line %d: %w", line+1, err)
+	}
+	return out, nil
+}
+
+func parseArray(br *bufio.Reader, now time.Time) ([]Story, error) {
+	// Keep the bytes read so far to turn a decoder offset into a line.
+	var seen bytes.Buffer
+	dec := json.NewDecoder(io.TeeReader(br, &seen))
+	dec.DisallowUnknownFields()
+	lineAt := func(off int64) int {
+		b := seen.Bytes()
+		if int(off) < len(b) {
+			b = b[:off]
+		}
+		return bytes.Count(b, []byte("\n")) + 1
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, &LineError{lineAt(dec.InputOffset()), err}
+	}
+	var out []Story
+	for dec.More() {
+		start := dec.InputOffset()
+		var rec record
+		if err := dec.Decode(&rec); err != nil {
+			return nil, &LineError{lineAt(dec.InputOffset()), fmt.Errorf("not a JSON story object: %v", err)}
+		}
+		st, err := rec.story(now)
+		if err != nil {
+			// Report the line where the object starts, after its comma.
+			return nil, &LineError{lineAt(start) + leadingNewlines(seen.Bytes()[start:]), err}
+		}
+		out = append(out, st)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, &LineError{lineAt(dec.InputOffset()), fmt.Errorf("unterminated array: %v", err)}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &LineError{lineAt(dec.InputOffset()), errors.New("unexpected data after the array")}
+	}
+	return out, nil
+}
+
+func leadingNewlines(b []byte) int {
+	n := 0
+	for _, c := range b {
+		switch c {
+		case '\n':
+			n++
+		case ' ', '\t', '\r', ',':
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+// Import parses r and stores every story in one transaction. It returns
+// how many stories were read.
+func (s *Store) Import(ctx context.Context, r io.Reader) (int, error) {
+	sts, err := Parse(r, s.now())
+	if err != nil {
+		return 0, err
+	}
+	if err := s.AddAll(ctx, sts); err != nil {
+		return 0, err
+	}
+	return len(sts), nil
+}

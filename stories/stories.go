@@ -1,0 +1,284 @@
+// Package stories stores the newsroom's stories and the sections they
+// belong to: adding, importing from JSON, listing and curating them.
+package stories
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/newsroom/digest/store"
+)
+
+// DefaultMaxStories is how many stories a new section shows per edition.
+const DefaultMaxStories = 3
+
+// Story is one published article.
+type Story struct {
+	ID          int64     `json:"id"`
+	Section     string    `json:"section"`
+	Title       string    `json:"title"`
+	URL         string    `json:"url"`
+	Teaser      string    `json:"teaser"`
+	PublishedAt time.Time `json:"published_at"`
+	Score       float64   `json:"score"`
+	Pinned      bool      `json:"pinned"`
+	Hidden      bool      `json:"hidden"`
+}
+
+// Section groups stories in the digest.
+type Section struct {
+	ID         int64  `json:"id"`
+	Name       string `json:"name"`
+	Title      string `json:"title"`
+	Order      int    `json:"order"`
+	MaxStories int    `json:"max_stories"`
+}
+
+// DisplayName is the title shown in the digest: the section's title, or
+// its name when no title was set.
+func (s Section) DisplayName() string {
+	if s.Title != "" {
+		return s.Title
+	}
+	return s.Name
+}
+
+// Store reads and writes stories and sections.
+type Store struct {
+	DB *store.DB
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Normalize trims the story's fields, collapses line breaks in single-line
+// fields and checks what a story needs: a section, a title and an http(s)
+// URL. It returns a one-line error that says what to fix.
+func Normalize(st *Story) error {
+	st.Section = oneLine(st.Section)
+	st.Title = oneLine(st.Title)
+	st.URL = strings.TrimSpace(st.URL)
+	st.Teaser = strings.TrimSpace(st.Teaser)
+	if st.Section == "" {
+		return errors.New("story has no section: give it a section name")
+	}
+	if st.Title == "" {
+		return errors.New("story has no title: every story needs a headline")
+	}
+	if st.URL == "" {
+		return errors.New("story has no url: every story needs a link")
+	}
+	if err := CheckURL(st.URL); err != nil {
+		return err
+	}
+	if st.PublishedAt.IsZero() {
+		return errors.New("story has no publication time")
+	}
+	return nil
+}
+
+// CheckURL accepts absolute http and https URLs only.
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("story url %q is not an absolute http(s) URL: use https://host/path", raw)
+	}
+	if strings.ContainsAny(raw, " \t\r\n") {
+		return fmt.Errorf("story url %q contains white space", raw)
+	}
+	return nil
+}
+
+// oneLine trims s and turns any run of control characters or line breaks
+// into a single space, so headlines can never break a mail header.
+func oneLine(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range strings.TrimSpace(s) {
+		if r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029' {
+			if !space {
+				b.WriteByte(' ')
+				space = true
+			}
+			continue
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// Add stores a new story, or updates the story with the same URL (a feed
+// re-publishing an article updates it; pinned and hidden are kept). It
+// creates the section if it does not exist yet.
+func (s *Store) Add(ctx context.Context, st *Story) error {
+	if st.PublishedAt.IsZero() {
+		st.PublishedAt = s.now()
+	}
+	if err := Normalize(st); err != nil {
+		return err
+	}
+	return s.DB.InTx(ctx, func(tx *sql.Tx) error { return s.upsert(ctx, tx, st) })
+}
+
+// AddAll stores stories in one transaction: all of them or none.
+func (s *Store) AddAll(ctx context.Context, sts []Story) error {
+	return s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		for i := range sts {
+			if err := s.upsert(ctx, tx, &sts[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) upsert(ctx context.Context, tx *sql.Tx, st *Story) error {
+	sec, err := EnsureSection(ctx, tx, st.Section, s.now())
+	if err != nil {
+		return err
+	}
+	now := s.now().Unix()
+	err = tx.QueryRowContext(ctx, `
+		INSERT INTO stories (section_id, title, url, teaser, published_at, score, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (url) DO UPDATE SET section_id = excluded.section_id, title = excluded.title,
+			teaser = excluded.teaser, published_at = excluded.published_at, score = excluded.score,
+			updated_at = excluded.updated_at
+		RETURNING id, pinned, hidden`,
+		sec.ID, st.Title, st.URL, st.Teaser, st.PublishedAt.Unix(), st.Score, now, now,
+	).Scan(&st.ID, &st.Pinned, &st.Hidden)
+	if err != nil {
+		return fmt.Errorf("store story %q: %w", st.URL, err)
+	}
+	st.Section = sec.Name
+	return nil
+}
+
+// EnsureSection returns the section called name, creating it (ordered
+// after the existing ones, with the default maximum) when it is new.
+func EnsureSection(ctx context.Context, q store.Querier, name string, now time.Time) (Section, error) {
+	name = oneLine(name)
+	if name == "" {
+		return Section{}, errors.New("empty section name")
+	}
+	_, err := q.ExecContext(ctx, `
+		INSERT INTO sections (name, display_order, max_stories, created_at)
+		VALUES (?, (SELECT COALESCE(MAX(display_order), 0) + 1 FROM sections), ?, ?)
+		ON CONFLICT (name) DO NOTHING`, name, DefaultMaxStories, now.Unix())
+	if err != nil {
+		return Section{}, fmt.Errorf("create section %q: %w", name, err)
+	}
+	var sec Section
+	err = q.QueryRowContext(ctx, `SELECT id, name, title, display_order, max_stories FROM sections WHERE name = ?`, name).
+		Scan(&sec.ID, &sec.Name, &sec.Title, &sec.Order, &sec.MaxStories)
+	return sec, err
+}
+
+const storyColumns = `s.id, c.name, s.title, s.url, s.teaser, s.published_at, s.score, s.pinned, s.hidden`
+
+func scanStory(sc interface{ Scan(...any) error }) (Story, error) {
+	var st Story
+	var published int64
+	err := sc.Scan(&st.ID, &st.Section, &st.Title, &st.URL, &st.Teaser, &published, &st.Score, &st.Pinned, &st.Hidden)
+	st.PublishedAt = time.Unix(published, 0).UTC()
+	return st, err
+}
+
+// List returns stories, newest first, calling fn for each so that large
+// stores stream instead of loading into memory.
+func (s *Store) List(ctx context.Context, fn func(Story) error) error {
+	rows, err := s.DB.QueryContext(ctx, `SELECT `+storyColumns+`
+		FROM stories s JOIN sections c ON c.id = s.section_id
+		ORDER BY s.published_at DESC, s.id DESC`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		st, err := scanStory(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(st); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ErrNotFound reports an unknown story id.
+var ErrNotFound = errors.New("no such story")
+
+// Get returns one story by id.
+func (s *Store) Get(ctx context.Context, id int64) (Story, error) {
+	st, err := scanStory(s.DB.QueryRowContext(ctx, `SELECT `+storyColumns+`
+		FROM stories s JOIN sections c ON c.id = s.section_id WHERE s.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, fmt.Errorf("story %d: %w (see digest stories list)", id, ErrNotFound)
+	}
+	return st, err
+}
+
+// Sections returns all sections in display order.
+func (s *Store) Sections(ctx context.Context) ([]Section, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, name, title, display_order, max_stories FROM sections ORDER BY display_order, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Section
+	for rows.Next() {
+		var sec Section
+		if err := rows.Scan(&sec.ID, &sec.Name, &sec.Title, &sec.Order, &sec.MaxStories); err != nil {
+			return nil, err
+		}
+		out = append(out, sec)
+	}
+	return out, rows.Err()
+}
+
+// SectionChange holds the settings to change; nil fields stay as they are.
+type SectionChange struct {
+	Order      *int
+	MaxStories *int
+	Title      *string
+}
+
+// SetSection changes a section's settings, creating the section if needed.
+func (s *Store) SetSection(ctx context.Context, name string, ch SectionChange) (Section, error) {
+	if ch.MaxStories != nil && *ch.MaxStories < 0 {
+		return Section{}, fmt.Errorf("max stories %d is negative: use 0 to show the section only under More headlines", *ch.MaxStories)
+	}
+	var sec Section
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if sec, err = EnsureSection(ctx, tx, name, s.now()); err != nil {
+			return err
+		}
+		if ch.Order != nil {
+			sec.Order = *ch.Order
+		}
+		if ch.MaxStories != nil {
+			sec.MaxStories = *ch.MaxStories
+		}
+		if ch.Title != nil {
+			sec.Title = oneLine(*ch.Title)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE sections SET display_order = ?, max_stories = ?, title = ? WHERE id = ?`,
+			sec.Order, sec.MaxStories, sec.Title, sec.ID)
+		return err
+	})
+	return sec, err
+}

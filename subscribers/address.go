@@ -1,0 +1,79 @@
+package subscribers
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"golang.org/x/net/idna"
+)
+
+// MaxAddressLength is the longest address accepted (RFC 5321's path limit).
+const MaxAddressLength = 254
+
+var idnaProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transitional(false))
+
+// NormalizeAddress checks that raw is one bare e-mail address (RFC 5322
+// through net/mail: no display name, no spaces, at most 254 characters,
+// a domain with a dot) and returns it trimmed with the domain lower-cased.
+// Internationalised domains are accepted and kept in Unicode form.
+func NormalizeAddress(raw string) (string, error) {
+	addr := strings.TrimSpace(raw)
+	switch {
+	case addr == "":
+		return "", errors.New("empty email address")
+	case len(addr) > MaxAddressLength:
+		return "", fmt.Errorf("email address is %d characters long; the limit is %d", len(addr), MaxAddressLength)
+	case strings.ContainsAny(addr, " \t\r\n"):
+		return "", fmt.Errorf("email address %q contains white space", clip(addr))
+	case strings.Count(addr, "@") != 1:
+		return "", fmt.Errorf("email address %q must contain exactly one @", clip(addr))
+	case strings.ContainsAny(addr, "<>"):
+		return "", fmt.Errorf("email address %q has a display name or brackets: give the bare address", clip(addr))
+	}
+	parsed, err := mail.ParseAddress(addr)
+	if err != nil || parsed.Name != "" || parsed.Address != addr {
+		return "", fmt.Errorf("email address %q is not a valid RFC 5322 address", clip(addr))
+	}
+	at := strings.LastIndexByte(addr, '@')
+	local, domain := addr[:at], addr[at+1:]
+	if local == "" || domain == "" {
+		return "", fmt.Errorf("email address %q needs a local part and a domain", clip(addr))
+	}
+	ascii, err := idnaProfile.ToASCII(domain)
+	if err != nil || !strings.Contains(strings.Trim(ascii, "."), ".") || strings.HasSuffix(ascii, ".") {
+		return "", fmt.Errorf("email address %q has no valid domain (like example.com)", clip(addr))
+	}
+	unicodeDomain, err := idnaProfile.ToUnicode(ascii)
+	if err != nil {
+		return "", fmt.Errorf("email address %q has no valid domain", clip(addr))
+	}
+	return local + "@" + strings.ToLower(unicodeDomain), nil
+}
+
+// CleanName makes a display name safe for storage and headers: control
+// characters, CR and LF become single spaces and the ends are trimmed.
+func CleanName(name string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range strings.TrimSpace(name) {
+		if r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029' {
+			if !space {
+				b.WriteByte(' ')
+				space = true
+			}
+			continue
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func clip(s string) string {
+	if len(s) > 60 {
+		return s[:57] + "..."
+	}
+	return s
+}

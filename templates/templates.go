@@ -1,0 +1,88 @@
+// Package templates holds digest's hermes theme: the embedded HTML and
+// plain-text templates of the daily edition and the brand settings that
+// dress them.
+//
+// The theme reads the edition from a hermes.Email laid out as follows, so
+// that all escaping stays with html/template inside hermes:
+//
+//   - Body.Dictionary: edition metadata by key (see the Meta* constants);
+//   - Body.Table.Data: one row per line of the edition, each row a list of
+//     entries keyed by the Col* constants; the Kind* values say what the
+//     row is (a section heading, a story in a section, a "more" headline).
+//
+// Personal fields are not rendered by hermes: the templates carry the
+// Placeholder* markers, which the digest package fills per recipient.
+package templates
+
+import (
+	_ "embed"
+)
+
+// Metadata keys in Body.Dictionary.
+const (
+	MetaListTitle  = "list_title"
+	MetaDate       = "date"
+	MetaPreheader  = "preheader"
+	MetaPostal     = "postal_address"
+	MetaArchiveURL = "archive_url"
+	MetaLang       = "lang"
+	MetaEmpty      = "empty_note"
+	MetaMoreTitle  = "more_title"
+	MetaAccent     = "accent"
+)
+
+// Column keys of a Body.Table.Data row.
+const (
+	ColKind    = "kind"
+	ColSection = "section"
+	ColTitle   = "title"
+	ColURL     = "url"
+	ColTeaser  = "teaser"
+	ColDate    = "date"
+)
+
+// Row kinds.
+const (
+	KindSection = "section"
+	KindStory   = "story"
+	KindMore    = "more"
+)
+
+// Placeholders filled per recipient after the single render. They contain
+// no character that HTML escaping, CSS inlining or html2text changes.
+const (
+	PlaceholderGreeting       = "[[digest:greeting]]"
+	PlaceholderUnsubscribeURL = "[[digest:unsubscribe_url]]"
+)
+
+//go:embed theme/digest.html.tmpl
+var htmlTemplate string
+
+//go:embed theme/digest.txt.tmpl
+var textTemplate string
+
+// Theme is digest's hermes theme. It implements hermes.Theme.
+type Theme struct{}
+
+// Name implements hermes.Theme.
+func (Theme) Name() string { return "digest" }
+
+// HTMLTemplate implements hermes.Theme.
+func (Theme) HTMLTemplate() string { return htmlTemplate }
+
+// PlainTextTemplate implements hermes.Theme; hermes turns its HTML into
+// text with html2text.
+func (Theme) PlainTextTemplate() string { return textTemplate }
+
+// Brand is the newsroom's look: product name and link in the footer and
+// the accent colour of headlines and buttons.
+type Brand struct {
+	Name   string
+	Link   string
+	Accent string
+}
+
+// DefaultBrand is used when the configuration names none. The accent
+// keeps a contrast ratio above 4.5:1 on white and on dark backgrounds'
+// inverted white.
+var DefaultBrand = Brand{Name: "digest", Link: "", Accent: "#b3261e"}
