@@ -40,7 +40,11 @@ exits 0; --force builds the edition anyway.`,
 			if err != nil || !ok {
 				return err
 			}
-			a.printf("delivering to %s\n", transport)
+			if ob, ok := transport.(delivery.Outbox); ok {
+				a.printf("no SMTP configured: writing .eml files to %s (set --smtp or DIGEST_SMTP_URL to send mail)\n", ob.Dir)
+			} else {
+				a.printf("delivering to %s\n", transport)
+			}
 			sum, err := a.deliver(transport, ed, list)
 			a.printSummary(sum)
 			if err != nil {

@@ -1,0 +1,119 @@
+package digest
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/newsroom/digest/subscribers"
+)
+
+// ErrNothingNew reports that no section has a new story for the edition.
+var ErrNothingNew = errors.New("nothing new")
+
+// ErrNoEdition reports that a list has no stored edition for a date.
+var ErrNoEdition = errors.New("no edition")
+
+// Build returns the stored edition of the list for the date, or selects,
+// composes and stores it when there is none yet. created tells which.
+// With nothing new to send it returns ErrNothingNew unless force is set.
+func (e *Editions) Build(ctx context.Context, c Composer, list subscribers.List, date string, force bool) (ed Edition, created bool, err error) {
+	date, _, err = e.ParseDate(list, date)
+	if err != nil {
+		return ed, false, err
+	}
+	if ed, err = e.Get(ctx, list, date); err == nil {
+		return ed, false, nil
+	} else if !errors.Is(err, ErrNoEdition) {
+		return ed, false, err
+	}
+	sel, err := e.Select(ctx, list, date)
+	if err != nil {
+		return ed, false, err
+	}
+	if sel.Empty() && !force {
+		return ed, false, fmt.Errorf("%w for list %s on %s: no section has a story published since %s that was not sent before (add stories, or use --force)",
+			ErrNothingNew, list.Name, date, sel.WindowStart.Format(time.RFC3339))
+	}
+	ed, err = c.Compose(sel)
+	if err != nil {
+		return ed, false, err
+	}
+	if err := e.save(ctx, &ed); err != nil {
+		return ed, false, err
+	}
+	return ed, true, nil
+}
+
+func (e *Editions) save(ctx context.Context, ed *Edition) error {
+	ed.CreatedAt = e.now().UTC().Truncate(time.Second)
+	return e.DB.InTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `
+			INSERT INTO editions (list_id, date, window_start, window_end, subject, preheader, html, text, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			ed.ListID, ed.Date, ed.WindowStart.Unix(), ed.WindowEnd.Unix(), ed.Subject, ed.Preheader, ed.HTML, ed.Text, ed.CreatedAt.Unix(),
+		).Scan(&ed.ID)
+		if err != nil {
+			return fmt.Errorf("store edition: %w", err)
+		}
+		nLead := len(ed.StoryIDs)
+		for i, id := range ed.StoryIDs {
+			kind := "lead"
+			if i >= nLead {
+				kind = "more"
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO edition_stories (edition_id, story_id, position, kind) VALUES (?, ?, ?, ?)`,
+				ed.ID, id, i, kind); err != nil {
+				return fmt.Errorf("store edition stories: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+const editionColumns = `e.id, e.list_id, l.name, e.date, e.window_start, e.window_end, e.subject, e.preheader, e.html, e.text, e.created_at`
+
+func (e *Editions) scan(ctx context.Context, row *sql.Row) (Edition, error) {
+	var ed Edition
+	var ws, we, created int64
+	err := row.Scan(&ed.ID, &ed.ListID, &ed.List, &ed.Date, &ws, &we, &ed.Subject, &ed.Preheader, &ed.HTML, &ed.Text, &created)
+	if err != nil {
+		return ed, err
+	}
+	ed.WindowStart, ed.WindowEnd, ed.CreatedAt = time.Unix(ws, 0).UTC(), time.Unix(we, 0).UTC(), time.Unix(created, 0).UTC()
+	rows, err := e.DB.QueryContext(ctx, `SELECT story_id FROM edition_stories WHERE edition_id = ? ORDER BY position`, ed.ID)
+	if err != nil {
+		return ed, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return ed, err
+		}
+		ed.StoryIDs = append(ed.StoryIDs, id)
+	}
+	return ed, rows.Err()
+}
+
+// Get returns the stored edition of the list for the date.
+func (e *Editions) Get(ctx context.Context, list subscribers.List, date string) (Edition, error) {
+	ed, err := e.scan(ctx, e.DB.QueryRowContext(ctx, `SELECT `+editionColumns+`
+		FROM editions e JOIN lists l ON l.id = e.list_id WHERE e.list_id = ? AND e.date = ?`, list.ID, date))
+	if errors.Is(err, sql.ErrNoRows) {
+		return ed, fmt.Errorf("%w of list %s for %s", ErrNoEdition, list.Name, date)
+	}
+	return ed, err
+}
+
+// GetByID returns a stored edition by id.
+func (e *Editions) GetByID(ctx context.Context, id int64) (Edition, error) {
+	ed, err := e.scan(ctx, e.DB.QueryRowContext(ctx, `SELECT `+editionColumns+`
+		FROM editions e JOIN lists l ON l.id = e.list_id WHERE e.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return ed, fmt.Errorf("%w with id %d", ErrNoEdition, id)
+	}
+	return ed, err
+}
