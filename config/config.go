@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -102,7 +103,12 @@ func (c Config) Validate() error {
 			return fmt.Errorf("base url %q is not an http(s) URL: set --base-url like https://news.example.com", c.BaseURL)
 		}
 	}
+	if a := c.Brand.Accent; a != "" && !hexColour.MatchString(a) {
+		return fmt.Errorf("brand accent %q is not a hex colour like #b3261e", a)
+	}
 	return nil
 }
+
+var hexColour = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -371,3 +371,23 @@ func TestStoriesListJSONIncludesIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestFlagsOverrideEnvironmentAndFile(t *testing.T) {
+	c := newCLI(t)
+	fileDB := filepath.Join(c.dir, "file.db")
+	flagDB := filepath.Join(c.dir, "flag.db")
+	cfg := c.writeFile("digest.toml", "db = \""+fileDB+"\"\n")
+	delete(c.env, "DIGEST_DB")
+	c.must("--config", cfg, "stories", "add", "--section", "A", "--title", "T", "--url", "https://x.example/t")
+	if _, err := os.Stat(fileDB); err != nil {
+		t.Fatalf("config file's db not used: %v", err)
+	}
+	c.env["DIGEST_DB"] = filepath.Join(c.dir, "env.db")
+	c.must("--config", cfg, "--db", flagDB, "stories", "list")
+	if _, err := os.Stat(flagDB); err != nil {
+		t.Fatalf("--db not used over DIGEST_DB and the file: %v", err)
+	}
+	if _, err := os.Stat(c.env["DIGEST_DB"]); err == nil {
+		t.Fatal("DIGEST_DB used although --db was given")
+	}
+}
