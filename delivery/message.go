@@ -55,7 +55,7 @@ func BuildMessage(ed digest.Edition, env Envelope) (*mail.Msg, error) {
 	m.SetDateWithValue(now)
 	m.SetMessageIDWithValue(fmt.Sprintf("digest.%d.%d.%s@%s", ed.ID, env.Sub.ID, randomHex(8), domain))
 	m.SetGenHeaderPreformatted(headerListID, ListID(env.List, domain))
-	unsub := digest.UnsubscribeURL(env.BaseURL, env.Sub.Token)
+	unsub := digest.UnsubscribeURL(env.BaseURL, env.Sub.Token, env.List.Name)
 	mailto := "mailto:" + from.Address + "?subject=" + "unsubscribe%20" + url.QueryEscape(env.Sub.Token)
 	if strings.HasPrefix(unsub, "https://") {
 		// RFC 8058 one-click: an https URI and List-Unsubscribe-Post.
@@ -67,7 +67,7 @@ func BuildMessage(ed digest.Edition, env Envelope) (*mail.Msg, error) {
 	}
 	m.SetBulk()
 	m.SetGenHeader(mail.HeaderXMailer, "digest")
-	htmlBody, textBody := ed.Personalize(digest.RecipientFor(env.Sub, env.BaseURL))
+	htmlBody, textBody := ed.Personalize(digest.RecipientFor(env.Sub, env.List.Name, env.BaseURL))
 	m.SetBodyString(mail.TypeTextPlain, textBody)
 	m.AddAlternativeString(mail.TypeTextHTML, htmlBody)
 	return m, nil

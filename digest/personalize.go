@@ -15,15 +15,21 @@ type Recipient struct {
 	UnsubscribeURL string
 }
 
-// RecipientFor builds the personal fields of a subscriber; the
+// RecipientFor builds the personal fields of a subscriber of a list; the
 // unsubscribe link lives under the public base URL.
-func RecipientFor(sub subscribers.Subscriber, baseURL string) Recipient {
-	return Recipient{Name: sub.Name, UnsubscribeURL: UnsubscribeURL(baseURL, sub.Token)}
+func RecipientFor(sub subscribers.Subscriber, list, baseURL string) Recipient {
+	return Recipient{Name: sub.Name, UnsubscribeURL: UnsubscribeURL(baseURL, sub.Token, list)}
 }
 
-// UnsubscribeURL is the subscriber's one-click unsubscribe link.
-func UnsubscribeURL(baseURL, token string) string {
-	return strings.TrimRight(baseURL, "/") + "/u/" + url.PathEscape(token)
+// UnsubscribeURL is the subscriber's one-click unsubscribe link for a
+// list: BASE/u/TOKEN?list=NAME. The token is the subscriber's secret; the
+// list says which membership the click ends (without it, all of them).
+func UnsubscribeURL(baseURL, token, list string) string {
+	u := strings.TrimRight(baseURL, "/") + "/u/" + url.PathEscape(token)
+	if list != "" {
+		u += "?list=" + url.QueryEscape(list)
+	}
+	return u
 }
 
 // Greeting is the line above the stories.

@@ -128,7 +128,7 @@ func (a *App) runDemo(dir string) error {
 	}
 	a.printf("outbox       %s: %d messages written, %d already there from an earlier run\n", a.cfg.Outbox, sum.Sent, sum.Already)
 
-	htmlBody, textBody := ed.Personalize(digest.RecipientFor(first, a.cfg.BaseURL))
+	htmlBody, textBody := ed.Personalize(digest.RecipientFor(first, list.Name, a.cfg.BaseURL))
 	htmlPath, textPath := filepath.Join(dir, "preview.html"), filepath.Join(dir, "preview.txt")
 	if err := writeFileAtomic(htmlPath, []byte(htmlBody)); err != nil {
 		return err
