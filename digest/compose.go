@@ -34,7 +34,10 @@ type Edition struct {
 	HTML        string    `json:"-"`
 	Text        string    `json:"-"`
 	StoryIDs    []int64   `json:"story_ids"`
-	CreatedAt   time.Time `json:"created_at"`
+	// Leads counts the StoryIDs shown in section blocks; the rest are
+	// "More headlines".
+	Leads     int       `json:"leads"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Composer renders selections through the hermes theme. It holds the
@@ -63,6 +66,7 @@ func (c Composer) Compose(sel Selection) (Edition, error) {
 			ed.StoryIDs = append(ed.StoryIDs, st.ID)
 		}
 	}
+	ed.Leads = len(ed.StoryIDs)
 	for _, st := range sel.More {
 		ed.StoryIDs = append(ed.StoryIDs, st.ID)
 	}

@@ -58,10 +58,9 @@ func (e *Editions) save(ctx context.Context, ed *Edition) error {
 		if err != nil {
 			return fmt.Errorf("store edition: %w", err)
 		}
-		nLead := len(ed.StoryIDs)
 		for i, id := range ed.StoryIDs {
 			kind := "lead"
-			if i >= nLead {
+			if i >= ed.Leads {
 				kind = "more"
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO edition_stories (edition_id, story_id, position, kind) VALUES (?, ?, ?, ?)`,
@@ -83,17 +82,21 @@ func (e *Editions) scan(ctx context.Context, row *sql.Row) (Edition, error) {
 		return ed, err
 	}
 	ed.WindowStart, ed.WindowEnd, ed.CreatedAt = time.Unix(ws, 0).UTC(), time.Unix(we, 0).UTC(), time.Unix(created, 0).UTC()
-	rows, err := e.DB.QueryContext(ctx, `SELECT story_id FROM edition_stories WHERE edition_id = ? ORDER BY position`, ed.ID)
+	rows, err := e.DB.QueryContext(ctx, `SELECT story_id, kind FROM edition_stories WHERE edition_id = ? ORDER BY position`, ed.ID)
 	if err != nil {
 		return ed, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var kind string
+		if err := rows.Scan(&id, &kind); err != nil {
 			return ed, err
 		}
 		ed.StoryIDs = append(ed.StoryIDs, id)
+		if kind == "lead" {
+			ed.Leads++
+		}
 	}
 	return ed, rows.Err()
 }

@@ -101,12 +101,18 @@ func (e *Editions) Window(ctx context.Context, list subscribers.List, date strin
 	if err != nil {
 		return time.Time{}, time.Time{}, err
 	}
+	return e.window(ctx, list, date, day)
+}
+
+// window is Window for a date already checked (or, for Next, a date
+// after today).
+func (e *Editions) window(ctx context.Context, list subscribers.List, date string, day time.Time) (time.Time, time.Time, error) {
 	end := day.AddDate(0, 0, 1)
 	if now := e.now(); now.Before(end) {
 		end = now
 	}
 	var prevEnd int64
-	err = e.DB.QueryRowContext(ctx, `SELECT window_end FROM editions WHERE list_id = ? AND date < ? ORDER BY date DESC LIMIT 1`,
+	err := e.DB.QueryRowContext(ctx, `SELECT window_end FROM editions WHERE list_id = ? AND date < ? ORDER BY date DESC LIMIT 1`,
 		list.ID, date).Scan(&prevEnd)
 	start := end.Add(-FirstWindow)
 	switch {
@@ -125,11 +131,17 @@ func (e *Editions) Window(ctx context.Context, list subscribers.List, date strin
 // stories a full section leaves over, newest first, become "More
 // headlines".
 func (e *Editions) Select(ctx context.Context, list subscribers.List, date string) (Selection, error) {
-	date, _, err := e.ParseDate(list, date)
+	date, day, err := e.ParseDate(list, date)
 	if err != nil {
 		return Selection{}, err
 	}
-	start, end, err := e.Window(ctx, list, date)
+	return e.selectFor(ctx, list, date, day)
+}
+
+// selectFor is Select for a date already checked (or, for Next, a date
+// after today).
+func (e *Editions) selectFor(ctx context.Context, list subscribers.List, date string, day time.Time) (Selection, error) {
+	start, end, err := e.window(ctx, list, date, day)
 	if err != nil {
 		return Selection{}, err
 	}

@@ -120,8 +120,9 @@ func oneLine(s string) string {
 }
 
 // Add stores a new story, or updates the story with the same URL (a feed
-// re-publishing an article updates it; pinned and hidden are kept). It
-// creates the section if it does not exist yet.
+// re-publishing an article updates it; pinned, hidden and the fields an
+// editor changed with Edit are kept). It creates the section if it does
+// not exist yet.
 func (s *Store) Add(ctx context.Context, st *Story) error {
 	if st.PublishedAt.IsZero() {
 		st.PublishedAt = s.now()
@@ -153,16 +154,18 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, st *Story) error {
 	err = tx.QueryRowContext(ctx, `
 		INSERT INTO stories (section_id, title, url, teaser, published_at, score, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (url) DO UPDATE SET section_id = excluded.section_id, title = excluded.title,
-			teaser = excluded.teaser, published_at = excluded.published_at, score = excluded.score,
-			updated_at = excluded.updated_at
-		RETURNING id, pinned, hidden`,
+		ON CONFLICT (url) DO UPDATE SET
+			section_id = CASE WHEN stories.edited & 4 <> 0 THEN stories.section_id ELSE excluded.section_id END,
+			title = CASE WHEN stories.edited & 1 <> 0 THEN stories.title ELSE excluded.title END,
+			teaser = CASE WHEN stories.edited & 2 <> 0 THEN stories.teaser ELSE excluded.teaser END,
+			score = CASE WHEN stories.edited & 8 <> 0 THEN stories.score ELSE excluded.score END,
+			published_at = excluded.published_at, updated_at = excluded.updated_at
+		RETURNING id, pinned, hidden, title, teaser, score, (SELECT name FROM sections WHERE id = stories.section_id)`,
 		sec.ID, st.Title, st.URL, st.Teaser, st.PublishedAt.Unix(), st.Score, now, now,
-	).Scan(&st.ID, &st.Pinned, &st.Hidden)
+	).Scan(&st.ID, &st.Pinned, &st.Hidden, &st.Title, &st.Teaser, &st.Score, &st.Section)
 	if err != nil {
 		return fmt.Errorf("store story %q: %w", st.URL, err)
 	}
-	st.Section = sec.Name
 	return nil
 }
 

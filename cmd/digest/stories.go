@@ -13,8 +13,9 @@ import (
 )
 
 func (a *App) storiesCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "stories", Short: "Add, import and list stories"}
+	cmd := &cobra.Command{Use: "stories", Short: "Add, import, list and curate stories"}
 	cmd.AddCommand(a.storiesAddCommand(), a.storiesImportCommand(), a.storiesListCommand())
+	cmd.AddCommand(a.storiesCurateCommands()...)
 	return cmd
 }
 

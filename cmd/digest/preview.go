@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/newsroom/digest/preview"
+	"github.com/newsroom/digest/subscribers"
+)
+
+func (a *App) previewSource() (*preview.Source, error) {
+	db, err := a.store()
+	if err != nil {
+		return nil, err
+	}
+	return &preview.Source{DB: db, Composer: a.composer(), BaseURL: a.cfg.BaseURL, Now: a.now}, nil
+}
+
+func (a *App) previewCommand() *cobra.Command {
+	var listName, date, as, out, addr string
+	var text, serve bool
+	cmd := &cobra.Command{
+		Use:   "preview [--list L] [--date D] [--as EMAIL] [-o FILE] [--text] | --serve [--addr 127.0.0.1:8025]",
+		Short: "Show an edition as subscribers will get it, without recording anything",
+		Long: `Write the HTML (or with --text the plain text) of the list's edition for the date
+to standard output or FILE, exactly as send would deliver it. A stored edition
+is shown as stored; for a date without one, what would be built now (nothing is
+stored). --date next is the next edition not yet stored. --as fills in that
+subscriber's name and unsubscribe link; without it a neutral sample reader is
+used. Warnings (stories without a teaser, duplicate links, sections cut at
+their limit, Gmail clipping) go to standard error.
+
+--serve starts a local web preview instead (default 127.0.0.1:8025): every list
+with its stored editions and the next one, each with checks, headers, size, the
+HTML at desktop and mobile widths and the text part. It reads the store on each
+request, so curation shows on reload.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			src, err := a.previewSource()
+			if err != nil {
+				return err
+			}
+			if serve {
+				for _, name := range []string{"list", "date", "as", "output", "text"} {
+					if cmd.Flags().Changed(name) {
+						return usagef("--%s does not go with --serve: pick the list, date and subscriber in the browser", name)
+					}
+				}
+				return a.servePreview(src, addr)
+			}
+			if cmd.Flags().Changed("addr") {
+				return usagef("--addr needs --serve")
+			}
+			ed, err := src.Load(a.ctx, listName, date)
+			if err != nil {
+				return err
+			}
+			rcpt, err := src.Recipient(a.ctx, as)
+			if err != nil {
+				return err
+			}
+			v, err := src.Render(ed, rcpt, "")
+			if err != nil {
+				return err
+			}
+			for _, w := range v.Warnings {
+				fmt.Fprintf(a.stderr, "warning: %s\n", w.Message)
+			}
+			body := []byte(v.Body(text))
+			if out == "" || out == "-" {
+				_, err := a.stdout.Write(body)
+				return err
+			}
+			if err := writeFileAtomic(out, body); err != nil {
+				return fmt.Errorf("write preview: %w", err)
+			}
+			what := "not stored: what send would build now"
+			if ed.Stored {
+				what = fmt.Sprintf("stored edition %d", ed.ID)
+			}
+			fmt.Fprintf(a.stderr, "wrote %s: %s for %s, %s (%s)\n", out, ed.List.Name, ed.Date, preview.FormatBytes(len(body)), what)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listName, "list", subscribers.DefaultList, "list to preview")
+	f.StringVar(&date, "date", "", "edition date, YYYY-MM-DD or next (default today in the list's time zone)")
+	f.StringVar(&as, "as", "", "show the copy of this subscriber (default a sample reader)")
+	f.StringVarP(&out, "output", "o", "", "write to FILE instead of standard output")
+	f.BoolVar(&text, "text", false, "write the plain-text part instead of the HTML")
+	f.BoolVar(&serve, "serve", false, "start the local web preview")
+	f.StringVar(&addr, "addr", preview.DefaultAddr, "address of the web preview (loopback unless you mean to share it)")
+	return cmd
+}
+
+func (a *App) servePreview(src *preview.Source, addr string) error {
+	ln, err := preview.Listen(addr)
+	if err != nil {
+		return err
+	}
+	if !preview.IsLoopback(addr) {
+		fmt.Fprintf(a.stderr, "warning: %s is not a loopback address: anyone who reaches it sees unsent editions and, with ?as=, subscribers' names\n", addr)
+	}
+	a.printf("preview at http://%s/ (Ctrl-C to stop)\n", ln.Addr())
+	srv := &preview.Server{Source: src, Logf: func(format string, args ...any) { fmt.Fprintf(a.stderr, format+"\n", args...) }}
+	return srv.Serve(a.ctx, ln)
+}
