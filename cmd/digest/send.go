@@ -15,6 +15,7 @@ import (
 func (a *App) sendCommand() *cobra.Command {
 	var listName, date string
 	var force bool
+	var testTo string
 	cmd := &cobra.Command{
 		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force]",
 		Short: "Build the day's edition if needed and deliver it to the list",
@@ -31,6 +32,9 @@ When no section has a new story, no edition is built, the command says so and
 exits 0; --force builds the edition anyway.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("test") {
+				return a.sendTest(testTo, listName, date)
+			}
 			transport, err := a.transport()
 			if err != nil {
 				return err
@@ -59,6 +63,7 @@ exits 0; --force builds the edition anyway.`,
 	f.String("smtp", "", "SMTP URL, e.g. smtp://user:pass@host:587 (env DIGEST_SMTP_URL)")
 	f.String("outbox", "", "folder for .eml files when no SMTP URL is set (default ./outbox)")
 	f.BoolVar(&force, "force", false, "build an edition even when there is nothing new")
+	f.StringVar(&testTo, "test", "", "send a [TEST] copy to these addresses only (comma-separated); records nothing")
 	return cmd
 }
 

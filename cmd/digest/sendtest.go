@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/newsroom/digest/delivery"
+	"github.com/newsroom/digest/subscribers"
+)
+
+// TestSubjectPrefix marks a test send in the subject.
+const TestSubjectPrefix = "[TEST]"
+
+// testToken is the unsubscribe token of a test recipient who is not a
+// subscriber: their test message's link leads nowhere.
+const testToken = "test-send"
+
+// sendTest sends the edition to the given addresses only, with [TEST]
+// before the subject, and records nothing: no edition is stored (a date
+// without one is composed as the preview shows it) and no delivery is
+// written, so the real send afterwards still reaches every subscriber.
+// Every address is checked before anything is sent.
+func (a *App) sendTest(to, listName, date string) error {
+	addrs, err := parseTestAddresses(to)
+	if err != nil {
+		return err
+	}
+	src, err := a.previewSource()
+	if err != nil {
+		return err
+	}
+	ed, err := src.Load(a.ctx, listName, date)
+	if err != nil {
+		return err
+	}
+	subs, err := a.subscribers()
+	if err != nil {
+		return err
+	}
+	rcpts := make([]subscribers.Subscriber, 0, len(addrs))
+	for _, addr := range addrs {
+		// A subscriber gets their own copy (name, unsubscribe link); anyone
+		// else a placeholder link. No subscriber is ever created here.
+		sub, err := subs.Get(a.ctx, addr)
+		if errors.Is(err, subscribers.ErrUnknownSubscriber) {
+			sub, err = subscribers.Subscriber{Email: addr, Token: testToken}, nil
+		}
+		if err != nil {
+			return err
+		}
+		rcpts = append(rcpts, sub)
+	}
+	transport, err := a.transport()
+	if err != nil {
+		return err
+	}
+	defer transport.Close()
+	what := "composed now, not stored"
+	if ed.Stored {
+		what = fmt.Sprintf("stored edition %d", ed.ID)
+	}
+	a.printf("test send of %s for %s (%s) via %s\n", ed.List.Name, ed.Date, what, transport)
+	for i, r := range rcpts {
+		m, err := delivery.BuildMessage(ed.Edition, delivery.Envelope{
+			List: ed.List, Sub: r, BaseURL: a.cfg.BaseURL, SubjectPrefix: TestSubjectPrefix, Now: a.now(),
+		})
+		if err != nil {
+			return err
+		}
+		key := fmt.Sprintf("test-%s-%s-%d", ed.Date, fileSafeName(ed.List.Name), i+1)
+		if err := transport.Send(a.ctx, key, m); err != nil {
+			return fmt.Errorf("test send to %s: %w (sent to %d of %d)", r.Email, err, i, len(rcpts))
+		}
+		a.printf("  sent to %s\n", r.Email)
+	}
+	a.printf("%d test messages sent; nothing recorded, the real send still reaches every subscriber\n", len(rcpts))
+	return nil
+}
+
+// parseTestAddresses splits and validates --test: every address must be
+// valid, or nothing is sent. Duplicates are sent once.
+func parseTestAddresses(raw string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, part := range strings.Split(raw, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		addr, err := subscribers.NormalizeAddress(part)
+		if err != nil {
+			return nil, usagef("--test: %v; nothing was sent", err)
+		}
+		if key := strings.ToLower(addr); !seen[key] {
+			seen[key] = true
+			out = append(out, addr)
+		}
+	}
+	if len(out) == 0 {
+		return nil, usagef("--test needs at least one address, like --test editor@example.com,desk@example.com")
+	}
+	return out, nil
+}
+
+// fileSafeName keeps a list name usable in an outbox file name.
+func fileSafeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, s)
+}
