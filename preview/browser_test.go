@@ -1,0 +1,229 @@
+package preview_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/png"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/newsroom/digest/preview"
+)
+
+// chromiumPath is where Debian's chromium package installs the browser.
+const chromiumPath = "/usr/bin/chromium"
+
+// browser starts headless Chromium for the test, or skips the test when
+// it is not installed (and fails instead under DIGEST_REQUIRE_BROWSER=1,
+// as CI sets it, so a missing browser cannot pass unnoticed).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		msg := fmt.Sprintf("browser test needs Chromium at %s (apt-get install chromium): %v", chromiumPath, err)
+		if os.Getenv("DIGEST_REQUIRE_BROWSER") == "1" {
+			t.Fatal(msg + "; DIGEST_REQUIRE_BROWSER=1 makes this a failure")
+		}
+		t.Skip(msg)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelBrowser := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelBrowser(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
+	return ctx
+}
+
+// element is what the test learns about a link inside the email.
+type element struct {
+	Text    string  `json:"text"`
+	Left    float64 `json:"left"`
+	Right   float64 `json:"right"`
+	Width   float64 `json:"width"`
+	Height  float64 `json:"height"`
+	Visible bool    `json:"visible"`
+}
+
+type frameReport struct {
+	ScrollWidth int       `json:"scrollWidth"`
+	InnerWidth  int       `json:"innerWidth"`
+	Links       []element `json:"links"`
+	Direction   string    `json:"direction"`
+}
+
+// inspectFrame reads the email inside the preview's iframe: its widths
+// and every link with its box and visibility (checkVisibility looks at
+// display, visibility and opacity of the element and its ancestors).
+const inspectFrame = `(() => {
+  const f = document.querySelector(%q);
+  const d = f.contentDocument, w = d.defaultView;
+  return {
+    scrollWidth: d.documentElement.scrollWidth,
+    innerWidth: w.innerWidth,
+    direction: w.getComputedStyle(d.body).direction,
+    links: [...d.querySelectorAll('a')].map(a => {
+      const r = a.getBoundingClientRect();
+      return {text: a.textContent.trim(), left: r.left, right: r.right, width: r.width, height: r.height,
+              visible: a.checkVisibility({opacityProperty: true, visibilityProperty: true})};
+    }),
+  };
+})()`
+
+func TestBrowserPreview(t *testing.T) {
+	ctx := browser(t)
+	e := newEnv(t)
+	e.sample()
+	e.add("Rest of Asia", "G20 leaders pledge fair supplies of Covid vaccine, a headline long enough to wrap on a phone screen", "Leaders of the world's biggest economies pledged to spare no effort.", "https://news.example.com/g20", 4*time.Hour, 2)
+	e.add("Transport", "Dubai Metro's new route opens", "", "https://news.example.com/metro", 5*time.Hour, 1)
+	if _, err := e.db.ExecContext(e.ctx, `INSERT INTO lists (name, title, from_addr, language, direction, created_at, updated_at)
+		VALUES ('arabic', 'النشرة اليومية', 'News <news@example.com>', 'ar', 'rtl', 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&preview.Server{Source: e.src}).Handler())
+	defer srv.Close()
+	ed := e.load("daily", preview.NextDate)
+	v := e.render(ed, "")
+	dir := t.TempDir()
+	// DIGEST_SCREENSHOTS=DIR keeps the screenshots for a person to look at.
+	defer func() {
+		if keep := os.Getenv("DIGEST_SCREENSHOTS"); keep != "" {
+			for _, name := range []string{"email-375.png", "email-1200.png", "preview-page.png"} {
+				if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+					os.WriteFile(filepath.Join(keep, name), b, 0o644)
+				}
+			}
+		}
+	}()
+
+	// Screenshots of the email at phone and desktop widths.
+	for _, width := range []int64{375, 1200} {
+		err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 900), chromedp.Navigate(srv.URL+"/lists/daily/next/html"))
+		if err != nil {
+			t.Fatalf("load at %d px: %v", width, err)
+		}
+		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot at %d px: %v", width, err)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("email-%d.png", width))
+		if err := os.WriteFile(path, shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(bytes.NewReader(shot))
+		if err != nil {
+			t.Fatalf("%s is not a PNG: %v", path, err)
+		}
+		if b := img.Bounds(); int64(b.Dx()) != width || b.Dy() < 600 {
+			t.Errorf("%s is %dx%d, want %d px wide and a full page high", path, b.Dx(), b.Dy(), width)
+		}
+		t.Logf("screenshot %s (%d bytes)", path, len(shot))
+	}
+	// The preview page: both iframes, every headline and READ MORE link
+	// visible and inside the width, nothing scrolling sideways.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1700, 1000), chromedp.Navigate(srv.URL+"/lists/daily/next")); err != nil {
+		t.Fatal(err)
+	}
+	page, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "preview-page.png"), page, 0o644)
+	for _, frame := range []struct {
+		selector string
+		width    int
+	}{{"iframe.mobile", 375}, {"iframe.desktop", 1200}} {
+		rep, err := chromedp.Run(ctx, chromedp.Evaluate[frameReport](fmt.Sprintf(inspectFrame, frame.selector)))
+		if err != nil {
+			t.Fatalf("%s: %v", frame.selector, err)
+		}
+		if rep.InnerWidth != frame.width {
+			t.Errorf("%s is %d px wide, want %d", frame.selector, rep.InnerWidth, frame.width)
+		}
+		if rep.ScrollWidth > rep.InnerWidth {
+			t.Errorf("%s scrolls sideways: content %d px in %d px", frame.selector, rep.ScrollWidth, rep.InnerWidth)
+		}
+		checkLink := func(what string, l element) {
+			if !l.Visible || l.Width <= 0 || l.Height <= 0 || l.Left < 0 || l.Right > float64(rep.InnerWidth) {
+				t.Errorf("%s: %s %q is not fully visible: %+v (frame %d px)", frame.selector, what, l.Text, l, rep.InnerWidth)
+			}
+		}
+		var readMore int
+		for _, l := range rep.Links {
+			if strings.HasPrefix(l.Text, "READ MORE") {
+				readMore++
+				checkLink("READ MORE link", l)
+			}
+		}
+		if readMore != ed.Leads {
+			t.Errorf("%s: %d READ MORE links, want one per section story (%d)", frame.selector, readMore, ed.Leads)
+		}
+		for _, it := range ed.Items {
+			found := false
+			for _, l := range rep.Links {
+				if l.Text == it.Title {
+					found = true
+					checkLink("headline", l)
+				}
+			}
+			if !found {
+				t.Errorf("%s: headline %q not found", frame.selector, it.Title)
+			}
+		}
+		if rep.Direction != "ltr" {
+			t.Errorf("%s: direction %q", frame.selector, rep.Direction)
+		}
+	}
+
+	// The text view shows the plain-text part.
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#text")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if norm(text) != norm(v.Text) {
+		t.Errorf("text view differs from the plain-text part:\n%s\n---\n%s", text, v.Text)
+	}
+	for _, it := range ed.Items {
+		if !strings.Contains(text, it.Title) {
+			t.Errorf("text view lacks %q", it.Title)
+		}
+	}
+
+	// A right-to-left list renders right to left.
+	e.add("العالم", "عنوان الخبر", "مقدمة الخبر", "https://news.example.com/ar", time.Minute, 0)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/lists/arabic/next")); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := chromedp.Run(ctx, chromedp.Evaluate[frameReport](fmt.Sprintf(inspectFrame, "iframe.mobile")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Direction != "rtl" || rep.ScrollWidth > rep.InnerWidth {
+		t.Errorf("rtl list: direction %q, scroll width %d in %d", rep.Direction, rep.ScrollWidth, rep.InnerWidth)
+	}
+}
+
+// norm makes line ends comparable: the message carries CRLF, the
+// browser's innerText LF.
+func norm(s string) string { return strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n")) }
