@@ -109,16 +109,15 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 
 // EditionURL is the path of an edition's page, as a subscriber when as
 // is not empty.
-func EditionURL(list, date, as string) string {
-	u := "/lists/" + url.PathEscape(list) + "/" + url.PathEscape(date)
-	if as != "" {
-		u += "?as=" + url.QueryEscape(as)
-	}
-	return u
-}
+func EditionURL(list, date, as string) string { return partURL(list, date, "", as) }
 
+// partURL is the path of one part (html, text, eml) of an edition, or of
+// its page for part "".
 func partURL(list, date, part, as string) string {
-	u := "/lists/" + url.PathEscape(list) + "/" + url.PathEscape(date) + "/" + part
+	u := "/lists/" + url.PathEscape(list) + "/" + url.PathEscape(date)
+	if part != "" {
+		u += "/" + part
+	}
 	if as != "" {
 		u += "?as=" + url.QueryEscape(as)
 	}
