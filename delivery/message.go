@@ -15,6 +15,7 @@ import (
 	"github.com/wneessen/go-mail"
 
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/oneline"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -114,11 +115,7 @@ func domainOf(addr string) string {
 }
 
 // headerSafe removes everything that could end or fold a header line.
-func headerSafe(s string) string {
-	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
-		return r < 0x20 || r == 0x7f || r == ' ' || r == '\u2028' || r == '\u2029' || r == '\u0085'
-	}), " ")
-}
+func headerSafe(s string) string { return oneline.String(s) }
 
 func randomHex(n int) string {
 	b := make([]byte, n)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/matcornic/hermes/v2"
 
+	"github.com/newsroom/digest/internal/oneline"
 	"github.com/newsroom/digest/templates"
 )
 
@@ -234,9 +235,7 @@ func Truncate(s string, max int) string {
 	return head + Ellipsis
 }
 
-func oneLine(s string) string {
-	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
-}
+func oneLine(s string) string { return oneline.String(s) }
 
 func longDate(date string) string {
 	d, err := time.Parse(DateLayout, date)

@@ -52,7 +52,7 @@ func (e *LineError) Unwrap() error { return e.Err }
 // from a file with an error in it.
 func Parse(r io.Reader, now time.Time) ([]Story, error) {
 	br := bufio.NewReader(r)
-	first, err := peekNonSpace(br)
+	first, skipped, err := peekNonSpace(br)
 	if err == io.EOF {
 		return nil, errors.New("the file is empty: expected a JSON array or one JSON object per line")
 	}
@@ -60,37 +60,44 @@ func Parse(r io.Reader, now time.Time) ([]Story, error) {
 		return nil, err
 	}
 	if first == '[' {
-		return parseArray(br, now)
+		return parseArray(br, now, skipped)
 	}
-	return parseLines(br, now)
+	return parseLines(br, now, skipped)
 }
 
-func peekNonSpace(br *bufio.Reader) (byte, error) {
+// peekNonSpace skips a byte order mark and leading white space, and
+// returns the first other byte and how many lines it skipped, so that
+// line numbers in errors still count from the top of the file.
+func peekNonSpace(br *bufio.Reader) (byte, int, error) {
+	lines := 0
 	for {
 		b, err := br.Peek(1)
 		if err != nil {
-			return 0, err
+			return 0, lines, err
 		}
 		switch b[0] {
-		case ' ', '\t', '\r', '\n':
+		case '\n':
+			lines++
+			br.ReadByte()
+		case ' ', '\t', '\r':
 			br.ReadByte()
 		case 0xEF: // a UTF-8 byte order mark
 			if bom, _ := br.Peek(3); bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
 				br.Discard(3)
 				continue
 			}
-			return b[0], nil
+			return b[0], lines, nil
 		default:
-			return b[0], nil
+			return b[0], lines, nil
 		}
 	}
 }
 
-func parseLines(br *bufio.Reader, now time.Time) ([]Story, error) {
+func parseLines(br *bufio.Reader, now time.Time, skipped int) ([]Story, error) {
 	var out []Story
 	sc := bufio.NewScanner(br)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	line := 0
+	line := skipped
 	for sc.Scan() {
 		line++
 		text := bytes.TrimSpace(sc.Bytes())
@@ -118,7 +125,7 @@ func parseLines(br *bufio.Reader, now time.Time) ([]Story, error) {
 	return out, nil
 }
 
-func parseArray(br *bufio.Reader, now time.Time) ([]Story, error) {
+func parseArray(br *bufio.Reader, now time.Time, skipped int) ([]Story, error) {
 	// Keep the bytes read so far to turn a decoder offset into a line.
 	var seen bytes.Buffer
 	dec := json.NewDecoder(io.TeeReader(br, &seen))
@@ -128,7 +135,7 @@ func parseArray(br *bufio.Reader, now time.Time) ([]Story, error) {
 		if int(off) < len(b) {
 			b = b[:off]
 		}
-		return bytes.Count(b, []byte("\n")) + 1
+		return skipped + bytes.Count(b, []byte("\n")) + 1
 	}
 	if _, err := dec.Token(); err != nil {
 		return nil, &LineError{lineAt(dec.InputOffset()), err}

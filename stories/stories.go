@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom/digest/internal/oneline"
 	"github.com/newsroom/digest/store"
 )
 
@@ -100,24 +101,9 @@ func CheckURL(raw string) error {
 	return nil
 }
 
-// oneLine trims s and turns any run of control characters or line breaks
-// into a single space, so headlines can never break a mail header.
-func oneLine(s string) string {
-	var b strings.Builder
-	space := false
-	for _, r := range strings.TrimSpace(s) {
-		if r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029' {
-			if !space {
-				b.WriteByte(' ')
-				space = true
-			}
-			continue
-		}
-		space = false
-		b.WriteRune(r)
-	}
-	return strings.TrimSpace(b.String())
-}
+// oneLine folds a single-line field, so headlines can never break a mail
+// header.
+func oneLine(s string) string { return oneline.String(s) }
 
 // Add stores a new story, or updates the story with the same URL (a feed
 // re-publishing an article updates it; pinned, hidden and the fields an

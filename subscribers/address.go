@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/idna"
+
+	"github.com/newsroom/digest/internal/oneline"
 )
 
 // MaxAddressLength is the longest address accepted (RFC 5321's path limit).
@@ -54,22 +56,7 @@ func NormalizeAddress(raw string) (string, error) {
 
 // CleanName makes a display name safe for storage and headers: control
 // characters, CR and LF become single spaces and the ends are trimmed.
-func CleanName(name string) string {
-	var b strings.Builder
-	space := false
-	for _, r := range strings.TrimSpace(name) {
-		if r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029' {
-			if !space {
-				b.WriteByte(' ')
-				space = true
-			}
-			continue
-		}
-		space = false
-		b.WriteRune(r)
-	}
-	return strings.TrimSpace(b.String())
-}
+func CleanName(name string) string { return oneline.String(name) }
 
 func clip(s string) string {
 	if len(s) > 60 {
