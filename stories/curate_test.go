@@ -3,26 +3,11 @@ package stories_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 )
-
-func newStore(t *testing.T) (*stories.Store, context.Context) {
-	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "digest.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	now := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
-	return &stories.Store{DB: db, Now: func() time.Time { return now }}, ctx
-}
 
 func add(t *testing.T, s *stories.Store, st stories.Story) stories.Story {
 	t.Helper()
@@ -35,7 +20,8 @@ func add(t *testing.T, s *stories.Store, st stories.Story) stories.Story {
 func ptr[T any](v T) *T { return &v }
 
 func TestPinAndHide(t *testing.T) {
-	s, ctx := newStore(t)
+	s, _ := newStore(t)
+	ctx := context.Background()
 	st := add(t, s, stories.Story{Section: "World", Title: "T", URL: "https://x.example/t"})
 	got, err := s.SetPinned(ctx, st.ID, true)
 	if err != nil || !got.Pinned || got.Hidden {
@@ -68,7 +54,8 @@ func TestPinAndHide(t *testing.T) {
 }
 
 func TestEditSurvivesReimport(t *testing.T) {
-	s, ctx := newStore(t)
+	s, _ := newStore(t)
+	ctx := context.Background()
 	st := add(t, s, stories.Story{Section: "World", Title: "Typo headlien", Teaser: "Feed teaser", URL: "https://x.example/a", Score: 1})
 	got, err := s.Edit(ctx, st.ID, stories.Edit{Title: ptr("  Fixed\r\nheadline "), Section: ptr("Europe"), Score: ptr(7.5)})
 	if err != nil {
@@ -98,7 +85,8 @@ func TestEditSurvivesReimport(t *testing.T) {
 }
 
 func TestEditRejectsBadValues(t *testing.T) {
-	s, ctx := newStore(t)
+	s, _ := newStore(t)
+	ctx := context.Background()
 	a := add(t, s, stories.Story{Section: "World", Title: "A", URL: "https://x.example/a"})
 	b := add(t, s, stories.Story{Section: "World", Title: "B", URL: "https://x.example/b"})
 	tests := []struct {
@@ -126,7 +114,8 @@ func TestEditRejectsBadValues(t *testing.T) {
 }
 
 func TestSectionLookupAndCounts(t *testing.T) {
-	s, ctx := newStore(t)
+	s, _ := newStore(t)
+	ctx := context.Background()
 	add(t, s, stories.Story{Section: "World", Title: "A", URL: "https://x.example/a"})
 	add(t, s, stories.Story{Section: "World", Title: "B", URL: "https://x.example/b"})
 	if _, err := s.Section(ctx, "Wrold"); !errors.Is(err, stories.ErrUnknownSection) {
