@@ -32,14 +32,19 @@ func NormalizeAddress(raw string) (string, error) {
 	case strings.ContainsAny(addr, "<>"):
 		return "", fmt.Errorf("email address %q has a display name or brackets: give the bare address", clip(addr))
 	}
+	at := strings.LastIndexByte(addr, '@')
+	local, domain := addr[:at], addr[at+1:]
+	switch {
+	case domain == "":
+		return "", fmt.Errorf("email address %q has no domain: it needs a local part and a domain (like name@example.com)", clip(addr))
+	case local == "":
+		return "", fmt.Errorf("email address %q has nothing before the @: it needs a local part and a domain (like name@example.com)", clip(addr))
+	case strings.HasSuffix(domain, "."):
+		return "", fmt.Errorf("email address %q has no valid domain (like example.com): remove the final dot", clip(addr))
+	}
 	parsed, err := mail.ParseAddress(addr)
 	if err != nil || parsed.Name != "" || parsed.Address != addr {
 		return "", fmt.Errorf("email address %q is not a valid RFC 5322 address", clip(addr))
-	}
-	at := strings.LastIndexByte(addr, '@')
-	local, domain := addr[:at], addr[at+1:]
-	if local == "" || domain == "" {
-		return "", fmt.Errorf("email address %q needs a local part and a domain", clip(addr))
 	}
 	ascii, err := idnaProfile.ToASCII(domain)
 	if err != nil || !strings.Contains(strings.Trim(ascii, "."), ".") || strings.HasSuffix(ascii, ".") {

@@ -97,7 +97,9 @@ func (a *ImportSummary) addCounts(b ImportSummary) {
 	a.Skipped += b.Skipped
 	a.Rejected += b.Rejected
 	a.Duplicates += b.Duplicates
-	a.LastLine = b.LastLine
+	if b.LastLine > 0 {
+		a.LastLine = b.LastLine
+	}
 }
 
 // csvHeader is what the header row says about the columns.
