@@ -125,6 +125,11 @@ func (a *App) subscribersStatusCommand(verb string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			sub, err := s.Get(a.ctx, addr)
+			if err != nil {
+				return err
+			}
+			addr = sub.Email // as stored
 			targets := lists
 			if len(targets) == 0 {
 				targets = []string{""}
