@@ -116,7 +116,7 @@ func TestSubscribersCommands(t *testing.T) {
 	}
 	var tally struct {
 		Lists []struct {
-			List                         string
+			List                        string
 			Active, Unsubscribed, Total int
 		}
 		Subscribers int
