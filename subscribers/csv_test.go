@@ -409,3 +409,23 @@ func TestExportRoundTrip(t *testing.T) {
 		t.Fatalf("--status active:\n%s", got)
 	}
 }
+
+func TestImportGivesEveryoneTheirOwnRandomToken(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	if _, _, err := importString(t, s, "email\nada@example.com\nbob@example.com\ncarol@example.com\n", subscribers.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, email := range []string{"ada@example.com", "bob@example.com", "carol@example.com"} {
+		sub, err := s.Get(ctx, email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		local := strings.SplitN(email, "@", 2)[0]
+		if len(sub.Token) < 40 || seen[sub.Token] || strings.Contains(strings.ToLower(sub.Token), local) {
+			t.Errorf("%s: token %q is short, shared or made from the address", email, sub.Token)
+		}
+		seen[sub.Token] = true
+	}
+}

@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -298,5 +301,56 @@ func TestAdminBadInput(t *testing.T) {
 	}
 	if out := c.must("lists", "list"); strings.Count(out, "\n") != 2 {
 		t.Errorf("bad input changed the lists:\n%s", out)
+	}
+}
+
+// cancelOnRead cancels the command's context once n bytes of its input
+// have been read: what Ctrl-C does to the signal context main passes.
+type cancelOnRead struct {
+	r      io.Reader
+	n      int
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnRead) Read(p []byte) (int, error) {
+	if len(p) > 1024 {
+		p = p[:1024]
+	}
+	n, err := c.r.Read(p)
+	if c.n -= n; c.n <= 0 {
+		c.cancel()
+	}
+	return n, err
+}
+
+func TestImportInterruptedThenRerun(t *testing.T) {
+	c := newCLI(t)
+	var body bytes.Buffer
+	body.WriteString("email,name\n")
+	for i := 0; i < 5000; i++ {
+		fmt.Fprintf(&body, "r%04d@example.com,Reader %d\n", i, i)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb bytes.Buffer
+	in := &cancelOnRead{r: bytes.NewReader(body.Bytes()), n: body.Len() / 2, cancel: cancel}
+	code := Run(ctx, []string{"subscribers", "import", "-", "--batch", "500"}, in, &out, &errb, func(k string) string { return c.env[k] })
+	msg := errb.String()
+	if code != 1 || !strings.Contains(msg, "interrupted") || !strings.Contains(msg, "run the same import again") || strings.Count(msg, "\n") != 1 {
+		t.Fatalf("exit %d, stderr %q", code, msg)
+	}
+	var tally struct{ Subscribers int }
+	json.Unmarshal([]byte(c.must("subscribers", "count", "--json")), &tally)
+	if tally.Subscribers == 0 || tally.Subscribers%500 != 0 || tally.Subscribers == 5000 ||
+		!strings.Contains(msg, fmt.Sprintf("rows through line %d are committed (added %d,", tally.Subscribers+1, tally.Subscribers)) {
+		t.Fatalf("%d subscribers stored after the interrupt; stderr %q", tally.Subscribers, msg)
+	}
+	out2, _, code := c.runIn(bytes.NewReader(body.Bytes()), "subscribers", "import", "-")
+	if code != 0 || !strings.Contains(out2, fmt.Sprintf("added %d, updated 0, unchanged %d,", 5000-tally.Subscribers, tally.Subscribers)) {
+		t.Fatalf("rerun: exit %d, %s", code, out2)
+	}
+	json.Unmarshal([]byte(c.must("subscribers", "count", "--json")), &tally)
+	if tally.Subscribers != 5000 {
+		t.Fatalf("%d subscribers after the rerun, want 5000", tally.Subscribers)
 	}
 }
