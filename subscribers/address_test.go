@@ -3,6 +3,7 @@ package subscribers_test
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/newsroom/digest/subscribers"
 )
@@ -84,5 +85,12 @@ func TestCleanNameCannotCarryAHeader(t *testing.T) {
 		if strings.ContainsAny(got, "\r\n\x00") {
 			t.Errorf("CleanName(%q) kept a line break", tt.in)
 		}
+	}
+}
+
+func TestErrorsKeepLongUnicodeAddressesValid(t *testing.T) {
+	_, err := subscribers.NormalizeAddress(strings.Repeat("é", 40) + " x@example.com")
+	if err == nil || !utf8.ValidString(err.Error()) || !strings.Contains(err.Error(), "...") {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -394,7 +394,7 @@ real import would give.`,
 				a.printf("%d rows repeated an earlier address of the file and were merged into it\n", sum.Duplicates)
 			}
 			if sum.Rejected > 0 && reported > 0 {
-				a.printf("the rejected rows are listed above on standard error\n")
+				a.printf("the rejected rows are listed on standard error, with their line numbers\n")
 			}
 			return nil
 		},
