@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 
@@ -34,14 +35,19 @@ func NormalizeAddress(raw string) (string, error) {
 	case strings.ContainsAny(addr, "<>"):
 		return "", fmt.Errorf("email address %q has a display name or brackets: give the bare address", clip(addr))
 	}
+	at := strings.LastIndexByte(addr, '@')
+	local, domain := addr[:at], addr[at+1:]
+	switch {
+	case domain == "":
+		return "", fmt.Errorf("email address %q has no domain: it needs a local part and a domain (like name@example.com)", clip(addr))
+	case local == "":
+		return "", fmt.Errorf("email address %q has nothing before the @: it needs a local part and a domain (like name@example.com)", clip(addr))
+	case strings.HasSuffix(domain, "."):
+		return "", fmt.Errorf("email address %q has no valid domain (like example.com): remove the final dot", clip(addr))
+	}
 	parsed, err := mail.ParseAddress(addr)
 	if err != nil || parsed.Name != "" || parsed.Address != addr {
 		return "", fmt.Errorf("email address %q is not a valid RFC 5322 address", clip(addr))
-	}
-	at := strings.LastIndexByte(addr, '@')
-	local, domain := addr[:at], addr[at+1:]
-	if local == "" || domain == "" {
-		return "", fmt.Errorf("email address %q needs a local part and a domain", clip(addr))
 	}
 	ascii, err := idnaProfile.ToASCII(domain)
 	if err != nil || !strings.Contains(strings.Trim(ascii, "."), ".") || strings.HasSuffix(ascii, ".") {
@@ -58,9 +64,14 @@ func NormalizeAddress(raw string) (string, error) {
 // characters, CR and LF become single spaces and the ends are trimmed.
 func CleanName(name string) string { return oneline.String(name) }
 
+// clip shortens s for an error message, cutting at a character boundary.
 func clip(s string) string {
-	if len(s) > 60 {
-		return s[:57] + "..."
+	if len(s) <= 60 {
+		return s
 	}
-	return s
+	cut := 57
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

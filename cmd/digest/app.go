@@ -101,7 +101,7 @@ func (a *App) rootCommand() *cobra.Command {
 	pf.StringVar(&a.configPath, "config", "", "configuration file (default ./digest.toml if present; env DIGEST_CONFIG)")
 	pf.String("db", "", "SQLite database file (default ./digest.db; env DIGEST_DB)")
 	pf.String("base-url", "", "public base URL of the web endpoints, for links in messages (env DIGEST_BASE_URL)")
-	root.AddCommand(a.storiesCommand(), a.subscribersCommand(), a.sendCommand(), a.demoCommand())
+	root.AddCommand(a.storiesCommand(), a.subscribersCommand(), a.listsCommand(), a.sendCommand(), a.demoCommand())
 	root.AddCommand(a.sectionsCommand(), a.previewCommand())
 	return root
 }

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+	_ "time/tzdata" // time zones validate the same on a machine without tzdata
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/newsroom/digest/subscribers"
+)
+
+func (a *App) listsCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "lists", Short: "Create, show, update and delete lists (newsletters)"}
+	cmd.AddCommand(a.listsCreateCommand(), a.listsListCommand(), a.listsShowCommand(), a.listsUpdateCommand(), a.listsDeleteCommand())
+	return cmd
+}
+
+// listFlags are the settings create and update share.
+type listFlags struct {
+	from, address, prefix, sections, schedule, tz, title, language, direction string
+}
+
+const listFlagsUsage = `--from "Name <addr>" [--address "postal address"] [--subject-prefix TEXT] [--sections a,b,c] [--schedule "CRON"] [--tz Area/City] [--title T] [--language L] [--direction ltr|rtl]`
+
+func (lf *listFlags) register(f *pflag.FlagSet) {
+	f.StringVar(&lf.from, "from", "", `sender, "Name <address@example.com>"`)
+	f.StringVar(&lf.address, "address", "", "postal address for the footer")
+	f.StringVar(&lf.prefix, "subject-prefix", "", "text before every subject, e.g. [Daily]")
+	f.StringVar(&lf.sections, "sections", "", "comma-separated sections to include (default: all)")
+	f.StringVar(&lf.schedule, "schedule", "", `five-field cron expression (default "`+subscribers.DefaultSchedule+`")`)
+	f.StringVar(&lf.tz, "tz", "", "IANA time zone of the schedule and dates, e.g. Europe/Paris (default UTC)")
+	f.StringVar(&lf.title, "title", "", "title in subjects and headers (default: the name)")
+	f.StringVar(&lf.language, "language", "", "BCP 47 language of the edition, e.g. en, ar (default en)")
+	f.StringVar(&lf.direction, "direction", "", "text direction, ltr or rtl (default: from the language)")
+}
+
+// anyChanged tells whether any setting was given.
+func (lf *listFlags) anyChanged(f *pflag.FlagSet) bool {
+	for _, name := range []string{"from", "address", "subject-prefix", "sections", "schedule", "tz", "title", "language", "direction"} {
+		if f.Changed(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// apply copies the flags that were given onto l. A new language without
+// a --direction lets the direction follow the language.
+func (lf *listFlags) apply(f *pflag.FlagSet, l *subscribers.List) {
+	set := func(name string, dst *string, v string) {
+		if f.Changed(name) {
+			*dst = v
+		}
+	}
+	set("from", &l.From, lf.from)
+	set("address", &l.PostalAddress, lf.address)
+	set("subject-prefix", &l.SubjectPrefix, lf.prefix)
+	set("schedule", &l.Schedule, lf.schedule)
+	set("tz", &l.TimeZone, lf.tz)
+	set("title", &l.Title, lf.title)
+	set("language", &l.Language, lf.language)
+	if f.Changed("language") && !f.Changed("direction") {
+		l.Direction = ""
+	}
+	set("direction", &l.Direction, lf.direction)
+	if f.Changed("sections") {
+		l.Sections = subscribers.ParseSections(lf.sections)
+	}
+}
+
+func (a *App) listsCreateCommand() *cobra.Command {
+	var lf listFlags
+	cmd := &cobra.Command{
+		Use:   "create NAME " + listFlagsUsage,
+		Short: "Create a list",
+		Long: `Create a list. NAME is lower-case letters, digits, - and _; it appears in
+unsubscribe links and cannot change later. --from is required. The schedule is a
+five-field cron expression (minute hour day-of-month month day-of-week) read in
+the list's time zone; the daemon acts on it.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("from") {
+				return usagef(`lists create %s: --from is required, like --from "The Daily <daily@example.com>"`, args[0])
+			}
+			l := subscribers.List{Name: args[0]}
+			lf.apply(cmd.Flags(), &l)
+			if err := subscribers.NormalizeList(&l); err != nil {
+				return usageError{err}
+			}
+			s, err := a.subscribers()
+			if err != nil {
+				return err
+			}
+			if l, err = s.CreateList(a.ctx, l); err != nil {
+				return err
+			}
+			a.printf("list %s created\n", l.Name)
+			a.noteUnknownSections(l)
+			return a.printList(subscribers.ListCounts{List: l})
+		},
+	}
+	lf.register(cmd.Flags())
+	return cmd
+}
+
+func (a *App) listsUpdateCommand() *cobra.Command {
+	var lf listFlags
+	cmd := &cobra.Command{
+		Use:   "update NAME [" + listFlagsUsage + "]",
+		Short: "Change a list's settings (only the flags given)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !lf.anyChanged(cmd.Flags()) {
+				return usagef("lists update %s: nothing to change: give at least one setting, like --title or --schedule", args[0])
+			}
+			s, err := a.subscribers()
+			if err != nil {
+				return err
+			}
+			l, err := s.GetList(a.ctx, args[0])
+			if err != nil {
+				return err
+			}
+			lf.apply(cmd.Flags(), &l)
+			if err := subscribers.NormalizeList(&l); err != nil {
+				return usageError{err}
+			}
+			if l, err = s.UpdateList(a.ctx, l); err != nil {
+				return err
+			}
+			c, err := s.CountMembers(a.ctx, l.ID)
+			if err != nil {
+				return err
+			}
+			a.printf("list %s updated\n", l.Name)
+			a.noteUnknownSections(l)
+			return a.printList(subscribers.ListCounts{List: l, Subscribers: c})
+		},
+	}
+	lf.register(cmd.Flags())
+	return cmd
+}
+
+func (a *App) listsListCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--json]",
+		Short: "List the lists with their subscriber counts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.subscribers()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return streamJSON(a.stdout, func(emit func(any) error) error {
+					return s.Lists(a.ctx, func(lc subscribers.ListCounts) error { return emit(lc) })
+				})
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tTITLE\tFROM\tSCHEDULE\tTIME ZONE\tACTIVE\tUNSUBSCRIBED\tBOUNCED")
+			err = s.Lists(a.ctx, func(lc subscribers.ListCounts) error {
+				_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", lc.Name, lc.DisplayTitle(), lc.From, lc.Schedule, lc.TimeZone,
+					lc.Subscribers.Active, lc.Subscribers.Unsubscribed, lc.Subscribers.Bounced)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	return cmd
+}
+
+func (a *App) listsShowCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show NAME [--json]",
+		Short: "Show a list's settings and its subscriber counts by status",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.subscribers()
+			if err != nil {
+				return err
+			}
+			l, err := s.GetList(a.ctx, args[0])
+			if err != nil {
+				return err
+			}
+			c, err := s.CountMembers(a.ctx, l.ID)
+			if err != nil {
+				return err
+			}
+			lc := subscribers.ListCounts{List: l, Subscribers: c}
+			if lc.Sections == nil {
+				lc.Sections = []string{}
+			}
+			if asJSON {
+				return writeJSON(a.stdout, listJSON{ListCounts: lc, NextRun: nextRun(l, a.now())})
+			}
+			return a.printList(lc)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// listJSON is lists show --json: the settings, counts and next run.
+type listJSON struct {
+	subscribers.ListCounts
+	NextRun *time.Time `json:"next_run,omitempty"`
+}
+
+func nextRun(l subscribers.List, now time.Time) *time.Time {
+	if t, ok := l.NextRun(now); ok {
+		return &t
+	}
+	return nil
+}
+
+func (a *App) printList(lc subscribers.ListCounts) error {
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	orNone := func(s string) string {
+		if s == "" {
+			return "(none)"
+		}
+		return s
+	}
+	sections := "(all)"
+	if len(lc.Sections) > 0 {
+		sections = strings.Join(lc.Sections, ", ")
+	}
+	schedule := lc.Schedule
+	if t := nextRun(lc.List, a.now()); t != nil {
+		schedule += "  (next: " + t.Format("Mon 2006-01-02 15:04 MST") + ")"
+	}
+	c := lc.Subscribers
+	for _, kv := range [][2]string{
+		{"name", lc.Name},
+		{"title", lc.DisplayTitle()},
+		{"from", lc.From},
+		{"postal address", orNone(lc.PostalAddress)},
+		{"subject prefix", orNone(lc.SubjectPrefix)},
+		{"sections", sections},
+		{"schedule", schedule},
+		{"time zone", lc.TimeZone},
+		{"language", lc.Language + " (" + lc.Direction + ")"},
+		{"subscribers", fmt.Sprintf("%d active, %d unsubscribed, %d bounced (%d in all)", c.Active, c.Unsubscribed, c.Bounced, c.Total())},
+	} {
+		fmt.Fprintf(tw, "%s\t%s\n", kv[0], kv[1])
+	}
+	return tw.Flush()
+}
+
+func (a *App) listsDeleteCommand() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "delete NAME [--force]",
+		Short: "Delete a list with its editions (refused while it has subscribers, unless --force)",
+		Long: `Delete a list together with its editions and their delivery records. While the
+list has members (active, unsubscribed or bounced) the command refuses unless
+--force is given. The subscribers themselves are kept: they may be on other lists;
+use digest subscribers remove to erase a person.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.subscribers()
+			if err != nil {
+				return err
+			}
+			d, err := s.DeleteList(a.ctx, args[0], force)
+			if err != nil {
+				return err
+			}
+			a.printf("list %s deleted with %d memberships and %d editions\n", args[0], d.Memberships, d.Editions)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "delete even though the list has subscribers")
+	return cmd
+}
+
+// noteUnknownSections warns about sections no story has used yet: a
+// typo there would silently leave a list's editions empty.
+func (a *App) noteUnknownSections(l subscribers.List) {
+	if len(l.Sections) == 0 {
+		return
+	}
+	st, err := a.stories()
+	if err != nil {
+		return
+	}
+	known, err := st.Sections(a.ctx)
+	if err != nil {
+		return
+	}
+	names := map[string]bool{}
+	for _, s := range known {
+		names[strings.ToLower(s.Name)] = true
+	}
+	for _, s := range l.Sections {
+		if !names[strings.ToLower(s)] {
+			fmt.Fprintf(a.stderr, "note: no section is called %q yet; the list includes it once stories use it\n", s)
+		}
+	}
+}
+
+// writeJSON prints one value as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
