@@ -59,7 +59,7 @@ func TestSpringGapFiresOnce(t *testing.T) {
 	}{
 		// 14 March 2027, New York: 02:00 EST jumps to 03:00 EDT.
 		{"America/New_York", "30 2 * * *", time.Date(2027, 3, 13, 12, 0, 0, 0, time.UTC), []time.Time{
-			time.Date(2027, 3, 14, 7, 0, 0, 0, time.UTC), // 03:00 EDT
+			time.Date(2027, 3, 14, 7, 0, 0, 0, time.UTC),  // 03:00 EDT
 			time.Date(2027, 3, 15, 6, 30, 0, 0, time.UTC), // 02:30 EDT
 		}},
 		// 28 March 2027, Berlin: 02:00 CET jumps to 03:00 CEST. Every
