@@ -101,7 +101,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics.Handler())
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.notFound(w) })
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) { s.notFound(w) })
 	return s.common(mux)
 }
 
