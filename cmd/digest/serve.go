@@ -89,9 +89,11 @@ func (a *App) runServe(o serveOptions) error {
 	if o.reload < time.Second || o.leaseTTL < 3*time.Second {
 		return usagef("--reload must be at least 1s and --lease-ttl at least 3s")
 	}
-	if _, err := a.transport(); err != nil { // a bad SMTP URL is a usage error now, not at 6 am
+	transport, err := a.transport() // a bad SMTP URL is a usage error now, not at 6 am
+	if err != nil {
 		return err
 	}
+	transport.Close()
 	ln, err := web.Listen(a.cfg.HTTP)
 	if err != nil {
 		return err
@@ -127,6 +129,14 @@ func (a *App) runServe(o serveOptions) error {
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
 	logger.Info("serving HTTP", "addr", "http://"+ln.Addr().String(), "base_url", a.cfg.BaseURL, "db", a.cfg.DB)
+	if _, ok := transport.(delivery.Outbox); ok {
+		logger.Warn("no SMTP URL configured: scheduled digests are written as .eml files; set --smtp or DIGEST_SMTP_URL to send mail", "outbox", a.cfg.Outbox)
+	} else {
+		logger.Info("delivering through "+transport.String())
+	}
+	if !strings.HasPrefix(a.cfg.BaseURL, "https://") {
+		logger.Warn("the base URL is not https: messages carry no List-Unsubscribe-Post header, so mailbox providers offer no one-click unsubscribe; set --base-url or DIGEST_BASE_URL to the public https address", "base_url", a.cfg.BaseURL)
+	}
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- sched.Run(ctx) }()
 
