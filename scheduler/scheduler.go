@@ -606,6 +606,11 @@ func (s *Scheduler) execute(ctx context.Context, log *slog.Logger, list subscrib
 		log.Info("edition built", "edition", ed.ID, "stories", len(ed.StoryIDs), "subject", ed.Subject)
 	}
 	sum, err := s.Deliver(ctx, ed, list)
+	if err == nil && ctx.Err() != nil {
+		// Stopped at the end or just after: call it interrupted, so the
+		// next start makes sure; a resume sends nobody twice.
+		err = ctx.Err()
+	}
 	if s.Metrics != nil {
 		s.Metrics.Delivered(list.Name, sum)
 	}

@@ -369,3 +369,42 @@ func TestLeaseIsExclusiveAndExpires(t *testing.T) {
 	}
 	step(a, now.Add(53*time.Second), true)
 }
+
+// A sender that finds its lease taken stops delivering between messages;
+// when it holds the lease again, catch-up resumes without repeats.
+func TestLosingTheLeaseStopsDelivery(t *testing.T) {
+	e, _ := newEnv(t, time.Date(2026, 11, 27, 6, 20, 0, 0, time.UTC), func(s *smtptest.Server) { s.Delay = 50 * time.Millisecond })
+	id := dailyID(e)
+	e.subscribe(subscribers.DefaultList, 40)
+	e.story("Overnight news", 3*time.Hour)
+	s := e.scheduler(nil)
+	stop := e.start(s)
+	e.waitFor("a few messages", func() bool { return len(e.smtp.Messages()) >= 3 })
+	// Another process holds the lease now (as if ours had expired).
+	e.exec(`UPDATE leases SET holder = 'someone-else', expires_at = ?`, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
+	e.waitFor("the run to be interrupted", func() bool {
+		r, _ := e.run(id, "2026-11-27")
+		return r.Outcome == OutcomeInterrupted
+	})
+	if s.Leader() {
+		t.Fatal("the scheduler still claims the lease")
+	}
+	accepted := len(e.smtp.Messages())
+	if accepted == 40 {
+		t.Fatal("the delivery finished before the lease was lost; the test proves nothing")
+	}
+	if n := e.count(`SELECT COUNT(*) FROM deliveries WHERE status = 'sent'`); n != accepted {
+		t.Fatalf("ledger %d, server %d", n, accepted)
+	}
+	// The other process goes away; ours takes over again and resumes.
+	e.exec(`DELETE FROM leases`)
+	e.waitFor("the resumed run", func() bool {
+		r, _ := e.run(id, "2026-11-27")
+		return r.Outcome == OutcomeSent
+	})
+	stop()
+	if !strings.Contains(e.logs.String(), "lost the sending lease") {
+		t.Errorf("no log line says the lease was lost:\n%s", e.logs)
+	}
+	e.assertOncePerRecipient(40)
+}
