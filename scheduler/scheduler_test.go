@@ -230,7 +230,6 @@ func TestInvalidScheduleOrZoneIsReportedAndSkipped(t *testing.T) {
 		t.Errorf("%d runs, want only the valid list's", n)
 	}
 
-
 	// Fixing the list is picked up at the next reload tick, without a
 	// restart, and its missed fire is caught up.
 	badcron := e.setSchedule("badcron", "0 6 * * *", "UTC")

@@ -132,7 +132,7 @@ func (a *App) runServe(o serveOptions) error {
 	if _, ok := transport.(delivery.Outbox); ok {
 		logger.Warn("no SMTP URL configured: scheduled digests are written as .eml files; set --smtp or DIGEST_SMTP_URL to send mail", "outbox", a.cfg.Outbox)
 	} else {
-		logger.Info("delivering through "+transport.String())
+		logger.Info("delivering through " + transport.String())
 	}
 	if !strings.HasPrefix(a.cfg.BaseURL, "https://") {
 		logger.Warn("the base URL is not https: messages carry no List-Unsubscribe-Post header, so mailbox providers offer no one-click unsubscribe; set --base-url or DIGEST_BASE_URL to the public https address", "base_url", a.cfg.BaseURL)
