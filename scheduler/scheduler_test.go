@@ -24,7 +24,7 @@ func secondsSpec(t time.Time) string {
 
 func TestFireSendsOnce(t *testing.T) {
 	e, _ := newEnv(t, time.Time{}, nil)
-	fireAt := time.Now().Add(2 * time.Second).Truncate(time.Second)
+	fireAt := time.Now().Add(3 * time.Second).Truncate(time.Second)
 	id := e.setSchedule(subscribers.DefaultList, secondsSpec(fireAt), "UTC")
 	e.subscribe(subscribers.DefaultList, 5)
 	e.story("Morning news", time.Hour)
@@ -57,6 +57,20 @@ func TestFireSendsOnce(t *testing.T) {
 	if got := testutil.ToFloat64(s.Metrics.EditionsBuilt.WithLabelValues("daily")); got != 1 {
 		t.Errorf("digest_editions_built_total = %v, want 1", got)
 	}
+	if n := testutil.CollectAndCount(s.Metrics.SendDuration); n != 1 {
+		t.Errorf("digest_send_duration_seconds has %d series, want 1", n)
+	}
+	mfs, err := s.Metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "digest_send_duration_seconds" {
+			if h := mf.GetMetric()[0].GetHistogram(); h.GetSampleCount() != 1 || h.GetSampleSum() <= 0 {
+				t.Errorf("send duration: %d samples summing to %v s, want one above 0", h.GetSampleCount(), h.GetSampleSum())
+			}
+		}
+	}
 	if got := testutil.ToFloat64(s.Metrics.LastSuccess.WithLabelValues("daily")); got < float64(fireAt.Unix()) {
 		t.Errorf("digest_last_success_timestamp_seconds = %v, want at least %d", got, fireAt.Unix())
 	}
@@ -64,7 +78,7 @@ func TestFireSendsOnce(t *testing.T) {
 
 func TestTwoDaemonsOnOneDatabaseSendOnce(t *testing.T) {
 	e, _ := newEnv(t, time.Time{}, nil)
-	fireAt := time.Now().Add(2 * time.Second).Truncate(time.Second)
+	fireAt := time.Now().Add(3 * time.Second).Truncate(time.Second)
 	id := e.setSchedule(subscribers.DefaultList, secondsSpec(fireAt), "UTC")
 	e.subscribe(subscribers.DefaultList, 8)
 	e.story("Morning news", time.Hour)
