@@ -31,6 +31,14 @@ type Config struct {
 	// archive) used in links inside messages.
 	BaseURL string `toml:"base_url"`
 	Brand   Brand  `toml:"brand"`
+
+	// HTTP is where digest serve listens; loopback unless told otherwise.
+	HTTP string `toml:"http"`
+	// LogFormat is digest serve's log format: text or json.
+	LogFormat string `toml:"log_format"`
+	// CatchUpGrace is how late digest serve still sends a fire it missed
+	// while down, as a Go duration ("3h", "90m"); "0" never catches up.
+	CatchUpGrace string `toml:"catch_up_grace"`
 }
 
 // Brand dresses the theme.
@@ -47,6 +55,10 @@ func Default() Config {
 		DB:      "digest.db",
 		Outbox:  "outbox",
 		BaseURL: "http://127.0.0.1:8080",
+
+		HTTP:         "127.0.0.1:8080",
+		LogFormat:    "text",
+		CatchUpGrace: "3h",
 	}
 }
 
@@ -56,6 +68,10 @@ var Env = map[string]func(*Config, string){
 	"DIGEST_SMTP_URL": func(c *Config, v string) { c.SMTPURL = v },
 	"DIGEST_OUTBOX":   func(c *Config, v string) { c.Outbox = v },
 	"DIGEST_BASE_URL": func(c *Config, v string) { c.BaseURL = v },
+
+	"DIGEST_HTTP":           func(c *Config, v string) { c.HTTP = v },
+	"DIGEST_LOG_FORMAT":     func(c *Config, v string) { c.LogFormat = v },
+	"DIGEST_CATCH_UP_GRACE": func(c *Config, v string) { c.CatchUpGrace = v },
 }
 
 // Load builds the configuration from the defaults, the file at path (or

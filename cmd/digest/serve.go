@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	_ "time/tzdata" // list time zones work on hosts without a zoneinfo database
+
+	"github.com/spf13/cobra"
+
+	"github.com/newsroom/digest/delivery"
+	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/metrics"
+	"github.com/newsroom/digest/scheduler"
+	"github.com/newsroom/digest/subscribers"
+	"github.com/newsroom/digest/web"
+)
+
+// serveOptions are serve's flags that map to no configuration field.
+type serveOptions struct {
+	reload, leaseTTL  time.Duration
+	logLevel          string
+	trustForwardedFor bool
+}
+
+func (a *App) serveCommand() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve [--http 127.0.0.1:8080] [--log-format text|json] [--grace 3h] [--smtp URL]",
+		Short: "Run the daemon: scheduled sends and the subscriber-facing web endpoints",
+		Long: `Send each list's digest on its schedule (a cron expression in the list's time
+zone) and answer subscribers' clicks: one-click unsubscribe at /u/TOKEN, the web
+archive at /archive/LIST, and /healthz and /metrics for the operator.
+
+One edition goes out per list per local date. Several serve processes may run on
+one database: a lease in the database lets exactly one of them send. A fire
+missed while no process ran is sent on start if it is at most --grace old, and
+skipped with a log line otherwise. Lists are reread every --reload, so a changed
+schedule applies without a restart; a list with an invalid schedule or zone is
+reported and left out while the others run.
+
+SIGTERM or SIGINT stops new fires, lets a running delivery finish the messages
+in flight (the rest resume at the next start), and exits 0.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runServe(o) },
+	}
+	f := cmd.Flags()
+	f.String("http", "", "listen address of the web endpoints (default 127.0.0.1:8080; env DIGEST_HTTP)")
+	f.String("log-format", "", "log format: text or json (default text; env DIGEST_LOG_FORMAT)")
+	f.String("grace", "", "how late a missed fire is still sent, e.g. 3h; 0 never catches up (default 3h; env DIGEST_CATCH_UP_GRACE)")
+	f.String("smtp", "", "SMTP URL, e.g. smtp://user:pass@host:587 (env DIGEST_SMTP_URL)")
+	f.String("outbox", "", "folder for .eml files when no SMTP URL is set (default ./outbox)")
+	f.StringVar(&o.logLevel, "log-level", "info", "least severe log level shown: debug, info, warn or error")
+	f.DurationVar(&o.reload, "reload", scheduler.DefaultReload, "how often lists are reread and missed fires checked")
+	f.DurationVar(&o.leaseTTL, "lease-ttl", scheduler.DefaultLeaseTTL, "length of the sending lease; a standby takes over this long after the sender dies")
+	f.BoolVar(&o.trustForwardedFor, "trust-forwarded-for", false, "rate-limit clients by the last X-Forwarded-For address (only behind a reverse proxy that sets it)")
+	return cmd
+}
+
+// serveLogger builds the slog logger serve writes to standard error.
+func (a *App) serveLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("log level %q is not one of debug, info, warn, error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(a.stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(a.stderr, opts)), nil
+	}
+	return nil, usagef("log format %q is not text or json: set --log-format or DIGEST_LOG_FORMAT", format)
+}
+
+func (a *App) runServe(o serveOptions) error {
+	logger, err := a.serveLogger(a.cfg.LogFormat, o.logLevel)
+	if err != nil {
+		return err
+	}
+	grace, err := time.ParseDuration(a.cfg.CatchUpGrace)
+	if err != nil || grace < 0 {
+		return usagef("grace %q is not a duration like 3h or 90m: set --grace or DIGEST_CATCH_UP_GRACE", a.cfg.CatchUpGrace)
+	}
+	if o.reload < time.Second || o.leaseTTL < 3*time.Second {
+		return usagef("--reload must be at least 1s and --lease-ttl at least 3s")
+	}
+	transport, err := a.transport() // a bad SMTP URL is a usage error now, not at 6 am
+	if err != nil {
+		return err
+	}
+	transport.Close()
+	ln, err := web.Listen(a.cfg.HTTP)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	db, err := a.store()
+	if err != nil {
+		return err
+	}
+	subs, err := a.subscribers()
+	if err != nil {
+		return err
+	}
+	eds, err := a.editions()
+	if err != nil {
+		return err
+	}
+	m := metrics.New()
+	sched := &scheduler.Scheduler{
+		DB: db, Subs: subs, Editions: eds, Composer: a.composer(),
+		Deliver: a.serveDeliver(logger),
+		Metrics: m, Logger: logger, Now: a.now,
+		Grace: grace, Reload: o.reload, LeaseTTL: o.leaseTTL,
+	}
+	site := &web.Server{
+		Subs: subs, Editions: eds, Metrics: m, Logger: logger.With("component", "http"),
+		Sending: sched.Leader, TrustForwardedFor: o.trustForwardedFor,
+	}
+	srv := web.HTTPServer(site.Handler(), logger)
+
+	ctx, cancel := context.WithCancel(a.ctx)
+	defer cancel()
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- srv.Serve(ln) }()
+	logger.Info("serving HTTP", "addr", "http://"+ln.Addr().String(), "base_url", a.cfg.BaseURL, "db", a.cfg.DB)
+	if _, ok := transport.(delivery.Outbox); ok {
+		logger.Warn("no SMTP URL configured: scheduled digests are written as .eml files; set --smtp or DIGEST_SMTP_URL to send mail", "outbox", a.cfg.Outbox)
+	} else {
+		logger.Info("delivering through " + transport.String())
+	}
+	if !strings.HasPrefix(a.cfg.BaseURL, "https://") {
+		logger.Warn("the base URL is not https: messages carry no List-Unsubscribe-Post header, so mailbox providers offer no one-click unsubscribe; set --base-url or DIGEST_BASE_URL to the public https address", "base_url", a.cfg.BaseURL)
+	}
+	schedDone := make(chan error, 1)
+	go func() { schedDone <- sched.Run(ctx) }()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("signal received: shutting down")
+	case err := <-httpErr:
+		runErr = fmt.Errorf("http server: %w", err)
+	case err := <-schedDone:
+		schedDone <- err
+		if err != nil {
+			runErr = fmt.Errorf("scheduler: %w", err)
+		}
+	}
+	cancel()
+	shutCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("http shutdown", "err", err)
+	}
+	if err := <-schedDone; err != nil && runErr == nil {
+		runErr = fmt.Errorf("scheduler: %w", err)
+	}
+	logger.Info("stopped")
+	return runErr
+}
+
+// serveDeliver sends an edition through a transport opened for the run
+// (an SMTP session, or the outbox) and closed after it.
+func (a *App) serveDeliver(logger *slog.Logger) scheduler.DeliverFunc {
+	return func(ctx context.Context, ed digest.Edition, list subscribers.List) (delivery.Summary, error) {
+		t, err := a.transport()
+		if err != nil {
+			return delivery.Summary{}, err
+		}
+		defer t.Close()
+		s := &delivery.Sender{
+			DB: a.db, Subs: &subscribers.Store{DB: a.db, Now: a.now}, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now,
+			Logf: func(format string, args ...any) {
+				logger.Warn(fmt.Sprintf(format, args...), "list", list.Name)
+			},
+		}
+		return s.Send(ctx, ed, list)
+	}
+}
