@@ -3,8 +3,11 @@ package delivery
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
@@ -104,6 +107,18 @@ type ledgerWriter struct {
 	now         func() int64
 	ops         chan ledgerOp
 	done        chan struct{}
+	// A worker that must wait for a commit signals urgent. The writer
+	// gathers outcomes until every worker has one in the batch, or every
+	// worker waits, or linger has passed: then all workers share one
+	// commit (one fsync) instead of one each, and none waits longer than
+	// it must.
+	urgent  chan struct{}
+	waiting atomic.Int32
+	workers int
+	linger  time.Duration
+	// Statements prepared once on conn for the whole run.
+	queueStmt, outcomeStmt, beginStmt, commitStmt *sql.Stmt
+	outcomes                                      []outcomeJSON
 	// onCommit runs after each commit with the ops it made durable.
 	onCommit func(batch []ledgerOp, bounced []ledgerOp)
 
@@ -114,7 +129,7 @@ type ledgerWriter struct {
 // maxBatch bounds one transaction.
 const maxBatch = 512
 
-func newLedgerWriter(ctx context.Context, db *store.DB, editionID int64, bounceLimit int, now func() int64) (*ledgerWriter, error) {
+func newLedgerWriter(ctx context.Context, db *store.DB, editionID int64, workers, bounceLimit int, sync string, now func() int64) (*ledgerWriter, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
@@ -122,24 +137,85 @@ func newLedgerWriter(ctx context.Context, db *store.DB, editionID int64, bounceL
 	// FULL makes each commit durable against power loss too (WAL with
 	// NORMAL only survives a crash of the process): a message recorded as
 	// sent must stay recorded. Group commit keeps the fsyncs few.
-	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+	mode := "FULL"
+	if sync == LedgerSyncNormal {
+		mode = "NORMAL"
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = `+mode); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	return &ledgerWriter{
+	w := &ledgerWriter{
 		db: db, conn: conn, editionID: editionID, bounceLimit: bounceLimit, now: now,
 		ops: make(chan ledgerOp, 256), done: make(chan struct{}),
-	}, nil
+		urgent: make(chan struct{}, 1), workers: workers, linger: 2 * time.Millisecond,
+	}
+	// One statement marks a whole page queued: the ids come as a JSON
+	// array. A deferred row taken up again by --retry-deferred becomes
+	// queued; sent and failed rows are never touched.
+	if w.queueStmt, err = conn.PrepareContext(ctx, `
+		INSERT INTO deliveries (edition_id, subscriber_id, status, attempts, updated_at)
+		SELECT ?, j.value, 'queued', 0, ? FROM json_each(?) AS j WHERE true
+		ON CONFLICT (edition_id, subscriber_id) DO UPDATE SET status = 'queued', updated_at = excluded.updated_at
+		WHERE deliveries.status = 'deferred'`); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	if w.beginStmt, err = conn.PrepareContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	if w.commitStmt, err = conn.PrepareContext(ctx, `COMMIT`); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	// Outcomes as an upsert driven by the JSON rows, so that each one
+	// is found through the (edition_id, subscriber_id) key; only queued
+	// rows change, so a recorded outcome is never overwritten.
+	if w.outcomeStmt, err = conn.PrepareContext(ctx, `
+		INSERT INTO deliveries (edition_id, subscriber_id, status, attempts, next_attempt_at, message_id, last_code, last_reply, updated_at)
+		SELECT ?3, j.value ->> 'sub', j.value ->> 'st', 1, j.value ->> 'nx', j.value ->> 'id', j.value ->> 'c', j.value ->> 'r', ?2
+		FROM json_each(?1) AS j WHERE true
+		ON CONFLICT (edition_id, subscriber_id) DO UPDATE SET status = excluded.status, attempts = deliveries.attempts + 1,
+			next_attempt_at = excluded.next_attempt_at, message_id = excluded.message_id,
+			last_code = excluded.last_code, last_reply = excluded.last_reply, updated_at = excluded.updated_at
+		WHERE deliveries.status = 'queued'`); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	return w, nil
 }
 
 // submit hands an op to the writer; the result arrives on op.ack.
 func (w *ledgerWriter) submit(op ledgerOp) { w.ops <- op }
+
+// wait blocks a worker until ack delivers the commit's result; the last
+// worker to wait asks the writer to commit at once.
+func (w *ledgerWriter) wait(ack <-chan error) error {
+	select {
+	case err := <-ack:
+		return err
+	default:
+	}
+	if int(w.waiting.Add(1)) >= w.workers {
+		// Everyone waits: nothing more can come, commit now.
+		select {
+		case w.urgent <- struct{}{}:
+		default:
+		}
+	}
+	defer w.waiting.Add(-1)
+	return <-ack
+}
 
 // close flushes every submitted op and releases the connection.
 func (w *ledgerWriter) close() error {
 	close(w.ops)
 	<-w.done
 	ctx := context.Background()
+	for _, st := range []*sql.Stmt{w.queueStmt, w.outcomeStmt, w.beginStmt, w.commitStmt} {
+		st.Close()
+	}
 	w.conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`)
 	w.conn.Close()
 	return w.failed()
@@ -154,8 +230,36 @@ func (w *ledgerWriter) failed() error {
 func (w *ledgerWriter) run() {
 	defer close(w.done)
 	batch := make([]ledgerOp, 0, maxBatch)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for op := range w.ops {
 		batch = append(batch[:0], op)
+		outcomes := 0
+		if op.queue == nil {
+			outcomes++
+		}
+		// Gather until every worker has an outcome in the batch, someone
+		// waits, or linger passed; a page to queue goes at once (the
+		// producer waits for it).
+		timer.Reset(w.linger)
+	gather:
+		for op.queue == nil && outcomes < w.workers && len(batch) < maxBatch {
+			select {
+			case next, ok := <-w.ops:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, next)
+				if next.queue != nil {
+					break gather
+				}
+				outcomes++
+			case <-w.urgent:
+				break gather
+			case <-timer.C:
+				break gather
+			}
+		}
 	drain:
 		for len(batch) < maxBatch {
 			select {
@@ -190,61 +294,67 @@ func (w *ledgerWriter) run() {
 	}
 }
 
-// commit writes a batch in one transaction and returns the outcomes that
-// made their subscriber bounced.
+// commit writes a batch and returns the outcomes that made their
+// subscriber bounced. All outcomes of the batch go in one UPDATE (they
+// travel as a JSON array), so a batch that only records outcomes is one
+// statement in SQLite's implicit transaction; pages to queue and bounce
+// bookkeeping add an explicit transaction around it. The statements are
+// prepared once per run on the writer's own connection: with SQLite in
+// pure Go, statement overhead, not I/O, is what a commit costs.
 func (w *ledgerWriter) commit(batch []ledgerOp) (bounced []ledgerOp, err error) {
 	// The writer finishes its work even when the run is being stopped:
 	// an accepted message must be recorded.
 	ctx := context.Background()
-	tx, err := w.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
 	now := w.now()
-	var queue, outcome *sql.Stmt
+	explicit := false
+	outcomes := w.outcomes[:0]
 	for _, op := range batch {
-		if op.queue != nil {
-			if queue == nil {
-				if queue, err = tx.PrepareContext(ctx, `
-					INSERT INTO deliveries (edition_id, subscriber_id, status, attempts, updated_at)
-					VALUES (?, ?, 'queued', 0, ?)
-					ON CONFLICT (edition_id, subscriber_id) DO UPDATE SET status = 'queued', updated_at = excluded.updated_at
-					WHERE deliveries.status = 'deferred'`); err != nil {
-					return nil, err
-				}
-				defer queue.Close()
-			}
-			for _, id := range op.queue {
-				if _, err := queue.ExecContext(ctx, w.editionID, id, now); err != nil {
-					return nil, err
-				}
-			}
-			continue
+		if op.queue != nil || op.clearBnc || op.bounce {
+			explicit = true
 		}
-		if outcome == nil {
-			if outcome, err = tx.PrepareContext(ctx, `
-				UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?,
-					message_id = ?, last_code = ?, last_reply = ?, updated_at = ?
-				WHERE edition_id = ? AND subscriber_id = ? AND status = 'queued'`); err != nil {
-				return nil, err
-			}
-			defer outcome.Close()
+		if op.queue == nil {
+			outcomes = append(outcomes, outcomeJSON{Sub: op.sub, Status: op.status, Next: op.next, MsgID: op.msgID, Code: op.code, Reply: op.reply})
 		}
-		var next any
-		if op.next != 0 {
-			next = op.next
-		}
-		if _, err := outcome.ExecContext(ctx, op.status, next, op.msgID, op.code, op.reply, now, w.editionID, op.sub); err != nil {
+	}
+	w.outcomes = outcomes
+	if explicit {
+		if _, err := w.beginStmt.ExecContext(ctx); err != nil {
 			return nil, err
 		}
+		defer func() {
+			if err != nil {
+				w.conn.ExecContext(ctx, `ROLLBACK`)
+			}
+		}()
+	}
+	for _, op := range batch {
+		if op.queue != nil {
+			ids, _ := json.Marshal(op.queue)
+			if _, err := w.queueStmt.ExecContext(ctx, w.editionID, now, string(ids)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(outcomes) > 0 {
+		list, err := json.Marshal(outcomes)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.outcomeStmt.ExecContext(ctx, string(list), now, w.editionID); err != nil {
+			return nil, err
+		}
+	}
+	if !explicit {
+		return nil, nil
+	}
+	for _, op := range batch {
 		switch {
 		case op.status == StatusSent && op.clearBnc:
-			if err := subscribers.ClearPermanentFailures(ctx, tx, op.sub); err != nil {
+			if err := subscribers.ClearPermanentFailures(ctx, w.conn, op.sub); err != nil {
 				return nil, err
 			}
 		case op.status == StatusFailed && op.bounce:
-			b, err := subscribers.RecordPermanentFailure(ctx, tx, op.sub, w.bounceLimit, op.code, op.reply, now)
+			b, err := subscribers.RecordPermanentFailure(ctx, w.conn, op.sub, w.bounceLimit, op.code, op.reply, now)
 			if err != nil {
 				return nil, err
 			}
@@ -253,5 +363,16 @@ func (w *ledgerWriter) commit(batch []ledgerOp) (bounced []ledgerOp, err error) 
 			}
 		}
 	}
-	return bounced, tx.Commit()
+	_, err = w.commitStmt.ExecContext(ctx)
+	return bounced, err
+}
+
+// outcomeJSON is one outcome as the outcome statement reads it.
+type outcomeJSON struct {
+	Sub    int64  `json:"sub"`
+	Status string `json:"st"`
+	Next   int64  `json:"nx,omitempty"`
+	MsgID  string `json:"id"`
+	Code   int    `json:"c"`
+	Reply  string `json:"r"`
 }

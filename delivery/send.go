@@ -133,7 +133,17 @@ type Sender struct {
 	BreakerRatio  float64
 	// DKIM, when set, signs every message.
 	DKIM *DKIM
+	// LedgerSync is how durable each ledger commit is: LedgerSyncFull
+	// (the default) survives power loss, LedgerSyncNormal only a crash
+	// of the process but costs no fsync per commit.
+	LedgerSync string
 }
+
+// Ledger durability levels (see Sender.LedgerSync).
+const (
+	LedgerSyncFull   = "full"
+	LedgerSyncNormal = "normal"
+)
 
 func (s *Sender) now() time.Time {
 	if s.Now != nil {
@@ -240,6 +250,7 @@ type run struct {
 	start time.Time
 
 	domain   string
+	tmpl     *digest.Template
 	limiters []*rate.Limiter
 	ledger   *ledgerWriter
 
@@ -264,6 +275,7 @@ func (r *run) send(ctx context.Context) (Summary, error) {
 		return Summary{}, fmt.Errorf("list %s has an invalid sender %q: fix it with digest lists update --from", r.list.Name, r.list.From)
 	}
 	r.domain = domainOf(from.Address)
+	r.tmpl = r.ed.Template()
 	sessions, err := s.sessions(r.cfg.workers)
 	if err != nil {
 		return Summary{}, err
@@ -292,7 +304,7 @@ func (r *run) send(ctx context.Context) (Summary, error) {
 		r.limiters = append(r.limiters, rate.NewLimiter(rate.Limit(float64(s.MaxPerHour)/3600), 1))
 	}
 
-	r.ledger, err = newLedgerWriter(ctx, s.DB, r.ed.ID, r.cfg.bounceLimit, func() int64 { return s.now().Unix() })
+	r.ledger, err = newLedgerWriter(ctx, s.DB, r.ed.ID, r.cfg.workers, r.cfg.bounceLimit, s.LedgerSync, func() int64 { return s.now().Unix() })
 	if err != nil {
 		return Summary{}, err
 	}
@@ -398,7 +410,7 @@ func (r *run) produce(ctx context.Context, out chan<- *job, stop <-chan struct{}
 		if len(ids) > 0 {
 			ack := make(chan error, 1)
 			r.ledger.submit(ledgerOp{queue: ids, ack: ack})
-			if err := <-ack; err != nil {
+			if err := <-ack; err != nil { // a queue op is committed at once
 				return err
 			}
 		}
@@ -512,7 +524,7 @@ func (r *run) work(ctx context.Context, ss session, work <-chan *job, results ch
 		if prev == nil {
 			return nil
 		}
-		err := <-prev
+		err := r.ledger.wait(prev)
 		prev = nil
 		return err
 	}
@@ -525,7 +537,7 @@ func (r *run) work(ctx context.Context, ss session, work <-chan *job, results ch
 func (r *run) attempt(ctx context.Context, ss session, j *job, barrier func() error, prev *chan error) result {
 	s := r.s
 	sub := j.p.sub
-	m, err := BuildMessage(r.ed, Envelope{List: r.list, Sub: sub, BaseURL: s.BaseURL, Now: s.now()})
+	m, err := BuildMessage(r.ed, Envelope{List: r.list, Sub: sub, BaseURL: s.BaseURL, Now: s.now(), Template: r.tmpl})
 	if err != nil {
 		return result{job: j, fatal: err}
 	}

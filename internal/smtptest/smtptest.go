@@ -87,7 +87,8 @@ type Server struct {
 	FailAuth atomic.Bool
 	// Faults are injected on every session.
 	Faults Faults
-	// Discard keeps only counts, not message bodies (for benchmarks).
+	// Discard makes a sink for benchmarks: no faults, no hooks, only
+	// counts are kept.
 	Discard bool
 	// MailHook may refuse a sender (return an *smtp.SMTPError).
 	MailHook func(from string) error
@@ -106,6 +107,7 @@ type Server struct {
 	messages []Message
 	counts   map[string]int
 	accepted int
+	bytes    int64
 	sessions int
 	auths    map[string]int
 	replies  map[int]int
@@ -171,6 +173,13 @@ func (s *Server) Accepted() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.accepted
+}
+
+// Bytes is the size of all accepted messages together.
+func (s *Server) Bytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
 }
 
 // PerRecipient counts accepted messages per recipient address.
@@ -376,6 +385,21 @@ func (x *session) Data(r io.Reader) error {
 		x.conn.Conn().Close()
 		return ErrDrop
 	}
+	if x.srv.Discard {
+		// A sink: count the bytes, keep nothing.
+		n, err := io.Copy(io.Discard, r)
+		if err != nil {
+			return err
+		}
+		x.srv.mu.Lock()
+		x.srv.accepted++
+		x.srv.bytes += n
+		for _, to := range x.msg.To {
+			x.srv.counts[strings.ToLower(to)]++
+		}
+		x.srv.mu.Unlock()
+		return nil
+	}
 	var buf bytes.Buffer
 	if _, err := io.Copy(&buf, r); err != nil {
 		return err
@@ -396,12 +420,11 @@ func (x *session) Data(r io.Reader) error {
 	}
 	x.srv.mu.Lock()
 	x.srv.accepted++
+	x.srv.bytes += int64(len(x.msg.Data))
 	for _, to := range x.msg.To {
 		x.srv.counts[strings.ToLower(to)]++
 	}
-	if !x.srv.Discard {
-		x.srv.messages = append(x.srv.messages, x.msg)
-	}
+	x.srv.messages = append(x.srv.messages, x.msg)
 	x.srv.mu.Unlock()
 	return nil
 }

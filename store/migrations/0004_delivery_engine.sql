@@ -10,7 +10,3 @@ CREATE TABLE subscriber_bounces (
     last_reply    TEXT    NOT NULL DEFAULT '',
     updated_at    INTEGER NOT NULL
 );
-
--- The engine and `digest deliveries` read the ledger of one edition by
--- status (pending rows, --retry-deferred, --status).
-CREATE INDEX deliveries_edition_status ON deliveries (edition_id, status);
