@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -375,4 +376,78 @@ type outcomeJSON struct {
 	MsgID  string `json:"id"`
 	Code   int    `json:"c"`
 	Reply  string `json:"r"`
+}
+
+// Record is one row of the ledger as `digest deliveries` shows it.
+type Record struct {
+	EditionID     int64      `json:"edition_id"`
+	Date          string     `json:"date"`
+	List          string     `json:"list"`
+	Email         string     `json:"email"`
+	Status        string     `json:"status"`
+	Attempts      int        `json:"attempts"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	MessageID     string     `json:"message_id,omitempty"`
+	LastCode      int        `json:"last_code,omitempty"`
+	LastReply     string     `json:"last_reply,omitempty"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+}
+
+// Filter narrows the ledger; zero fields do not filter.
+type Filter struct {
+	ListID    int64
+	EditionID int64
+	Status    string
+}
+
+// Statuses are the ledger's statuses, in the order a delivery goes.
+var Statuses = []string{StatusQueued, StatusSent, StatusDeferred, StatusFailed}
+
+// EachRecord streams the ledger rows that match f, newest edition first,
+// then in the order they were queued.
+func EachRecord(ctx context.Context, db *store.DB, f Filter, fn func(Record) error) error {
+	// The conditions are fixed strings; only the values are parameters.
+	var where []string
+	var args []any
+	if f.ListID != 0 {
+		where, args = append(where, "e.list_id = ?"), append(args, f.ListID)
+	}
+	if f.EditionID != 0 {
+		where, args = append(where, "d.edition_id = ?"), append(args, f.EditionID)
+	}
+	if f.Status != "" {
+		where, args = append(where, "d.status = ?"), append(args, f.Status)
+	}
+	q := `SELECT d.edition_id, e.date, l.name, s.email, d.status, d.attempts, d.next_attempt_at,
+			d.message_id, d.last_code, d.last_reply, d.updated_at
+		FROM deliveries d
+		JOIN editions e ON e.id = d.edition_id
+		JOIN lists l ON l.id = e.list_id
+		JOIN subscribers s ON s.id = d.subscriber_id`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := db.QueryContext(ctx, q+" ORDER BY d.edition_id DESC, d.id", args...)
+	if err != nil {
+		return fmt.Errorf("read ledger: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r Record
+		var next sql.NullInt64
+		var updated int64
+		if err := rows.Scan(&r.EditionID, &r.Date, &r.List, &r.Email, &r.Status, &r.Attempts, &next,
+			&r.MessageID, &r.LastCode, &r.LastReply, &updated); err != nil {
+			return fmt.Errorf("read ledger: %w", err)
+		}
+		if next.Valid {
+			t := time.Unix(next.Int64, 0).UTC()
+			r.NextAttemptAt = &t
+		}
+		r.UpdatedAt = time.Unix(updated, 0).UTC()
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

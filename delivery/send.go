@@ -509,6 +509,7 @@ func (r *run) dispatch(ctx context.Context, fresh <-chan *job, work chan<- *job,
 			}
 		case <-timerC:
 		case <-doneCh:
+			r.s.logf("stopping: %d messages in flight finish, the ledger is written (interrupt again to quit at once)", inFlight)
 			stopWith(fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx)))
 		}
 	}

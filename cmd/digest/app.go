@@ -101,7 +101,7 @@ func (a *App) rootCommand() *cobra.Command {
 	pf.StringVar(&a.configPath, "config", "", "configuration file (default ./digest.toml if present; env DIGEST_CONFIG)")
 	pf.String("db", "", "SQLite database file (default ./digest.db; env DIGEST_DB)")
 	pf.String("base-url", "", "public base URL of the web endpoints, for links in messages (env DIGEST_BASE_URL)")
-	root.AddCommand(a.storiesCommand(), a.subscribersCommand(), a.sendCommand(), a.demoCommand())
+	root.AddCommand(a.storiesCommand(), a.subscribersCommand(), a.sendCommand(), a.demoCommand(), a.deliveriesCommand())
 	return root
 }
 
@@ -112,6 +112,10 @@ var flagSettings = map[string]func(*config.Config, string){
 	"base-url": func(c *config.Config, v string) { c.BaseURL = v },
 	"smtp":     func(c *config.Config, v string) { c.SMTPURL = v },
 	"outbox":   func(c *config.Config, v string) { c.Outbox = v },
+
+	"concurrency":  config.Env["DIGEST_CONCURRENCY"],
+	"rate":         config.Env["DIGEST_RATE"],
+	"max-per-hour": config.Env["DIGEST_MAX_PER_HOUR"],
 }
 
 func (a *App) loadConfig(flags *pflag.FlagSet) error {
