@@ -45,7 +45,7 @@ func BenchmarkEngineVsRaw(b *testing.B) {
 	n := envInt("DIGEST_BENCH_N", 10000)
 	conns := envInt("DIGEST_BENCH_CONNS", 4)
 	f := newFixture(b, n)
-	f.addStories(40, 420) // about 40 KB once encoded
+	f.addStories(26, 420) // about 40 KB once encoded
 	ed := f.edition("2026-11-28")
 	sink := smtptest.Start(b, func(s *smtptest.Server) { s.Discard = true })
 	cfg, err := delivery.ParseSMTPURL(sink.URL())
