@@ -62,7 +62,7 @@ func (p *progress) update(s delivery.Progress) {
 		return
 	}
 	tenth := s.Done * 10 / s.Total
-	if tenth == p.lastTen && time.Since(p.lastLine) < progressEvery && s.Done < s.Total {
+	if s.Done == 0 || tenth == p.lastTen && time.Since(p.lastLine) < progressEvery && s.Done < s.Total {
 		return
 	}
 	p.lastTen, p.lastLine = tenth, time.Now()
