@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -39,6 +40,25 @@ type Config struct {
 	// CatchUpGrace is how late digest serve still sends a fire it missed
 	// while down, as a Go duration ("3h", "90m"); "0" never catches up.
 	CatchUpGrace string `toml:"catch_up_grace"`
+	// Sending (see delivery.Sender): connections, messages per second
+	// and per hour (0: no cap), permanent failures in a row that mark a
+	// subscriber bounced, ledger durability ("full" or "normal").
+	Concurrency int     `toml:"concurrency"`
+	Rate        float64 `toml:"rate"`
+	MaxPerHour  int     `toml:"max_per_hour"`
+	BounceLimit int     `toml:"bounce_limit"`
+	LedgerSync  string  `toml:"ledger_sync"`
+	DKIM        DKIM    `toml:"dkim"`
+
+	// bad is the first environment value that did not parse.
+	bad error
+}
+
+// DKIM names the signing key (see delivery.DKIMConfig).
+type DKIM struct {
+	KeyFile  string `toml:"key_file"`
+	Selector string `toml:"selector"`
+	Domain   string `toml:"domain"`
 }
 
 // Brand dresses the theme.
@@ -59,6 +79,9 @@ func Default() Config {
 		HTTP:         "127.0.0.1:8080",
 		LogFormat:    "text",
 		CatchUpGrace: "3h",
+		Concurrency:  4,
+		BounceLimit:  3,
+		LedgerSync:   "full",
 	}
 }
 
@@ -72,6 +95,32 @@ var Env = map[string]func(*Config, string){
 	"DIGEST_HTTP":           func(c *Config, v string) { c.HTTP = v },
 	"DIGEST_LOG_FORMAT":     func(c *Config, v string) { c.LogFormat = v },
 	"DIGEST_CATCH_UP_GRACE": func(c *Config, v string) { c.CatchUpGrace = v },
+	"DIGEST_CONCURRENCY":    func(c *Config, v string) { c.Concurrency = c.atoi("concurrency", v) },
+	"DIGEST_RATE":           func(c *Config, v string) { c.Rate = c.atof("rate", v) },
+	"DIGEST_MAX_PER_HOUR":   func(c *Config, v string) { c.MaxPerHour = c.atoi("max per hour", v) },
+	"DIGEST_BOUNCE_LIMIT":   func(c *Config, v string) { c.BounceLimit = c.atoi("bounce limit", v) },
+	"DIGEST_LEDGER_SYNC":    func(c *Config, v string) { c.LedgerSync = v },
+	"DIGEST_DKIM_KEY_FILE":  func(c *Config, v string) { c.DKIM.KeyFile = v },
+	"DIGEST_DKIM_SELECTOR":  func(c *Config, v string) { c.DKIM.Selector = v },
+	"DIGEST_DKIM_DOMAIN":    func(c *Config, v string) { c.DKIM.Domain = v },
+}
+
+// atoi parses a whole number for a setting, remembering the first
+// failure for Validate (the setters cannot return errors).
+func (c *Config) atoi(name, v string) int {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil && c.bad == nil {
+		c.bad = fmt.Errorf("%s %q is not a whole number", name, v)
+	}
+	return n
+}
+
+func (c *Config) atof(name, v string) float64 {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil && c.bad == nil {
+		c.bad = fmt.Errorf("%s %q is not a number", name, v)
+	}
+	return f
 }
 
 // Load builds the configuration from the defaults, the file at path (or
@@ -121,6 +170,24 @@ func (c Config) Validate() error {
 	}
 	if a := c.Brand.Accent; a != "" && !hexColour.MatchString(a) {
 		return fmt.Errorf("brand accent %q is not a hex colour like #b3261e", a)
+	}
+	return c.validateSending()
+}
+
+func (c Config) validateSending() error {
+	switch {
+	case c.bad != nil:
+		return c.bad
+	case c.Concurrency < 1 || c.Concurrency > 100:
+		return fmt.Errorf("concurrency %d is out of range: use 1 to 100 SMTP connections", c.Concurrency)
+	case c.Rate < 0:
+		return fmt.Errorf("rate %g is negative: use messages per second, or 0 for no limit", c.Rate)
+	case c.MaxPerHour < 0:
+		return fmt.Errorf("max per hour %d is negative: use messages per hour, or 0 for no limit", c.MaxPerHour)
+	case c.BounceLimit < 0:
+		return fmt.Errorf("bounce limit %d is negative: use 0 to never mark subscribers bounced", c.BounceLimit)
+	case c.LedgerSync != "full" && c.LedgerSync != "normal":
+		return fmt.Errorf("ledger sync %q is not full or normal", c.LedgerSync)
 	}
 	return nil
 }

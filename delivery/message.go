@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	netmail "net/mail"
 	"net/url"
 	"strings"
@@ -27,6 +28,9 @@ type Envelope struct {
 	// SubjectPrefix goes before the subject, e.g. "[TEST]".
 	SubjectPrefix string
 	Now           time.Time
+	// Template is the edition cut at its placeholders; a sender makes it
+	// once per run (BuildMessage makes one when it is nil).
+	Template *digest.Template
 }
 
 // BuildMessage makes the subscriber's message from the stored edition:
@@ -68,9 +72,16 @@ func BuildMessage(ed digest.Edition, env Envelope) (*mail.Msg, error) {
 	}
 	m.SetBulk()
 	m.SetGenHeader(mail.HeaderXMailer, "digest")
-	htmlBody, textBody := ed.Personalize(digest.RecipientFor(env.Sub, env.List.Name, env.BaseURL))
-	m.SetBodyString(mail.TypeTextPlain, textBody)
-	m.AddAlternativeString(mail.TypeTextHTML, htmlBody)
+	// The bodies are written straight into the SMTP stream (or the
+	// file) when the message is sent: no per-recipient copy of the
+	// edition is ever held in memory.
+	t := env.Template
+	if t == nil {
+		t = ed.Template()
+	}
+	r := digest.RecipientFor(env.Sub, env.List.Name, env.BaseURL)
+	m.SetBodyWriter(mail.TypeTextPlain, func(w io.Writer) (int64, error) { return t.WriteText(w, r) })
+	m.AddAlternativeWriter(mail.TypeTextHTML, func(w io.Writer) (int64, error) { return t.WriteHTML(w, r) })
 	return m, nil
 }
 

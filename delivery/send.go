@@ -1,12 +1,19 @@
 package delivery
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	netmail "net/mail"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/store"
@@ -23,23 +30,120 @@ const (
 
 // Summary counts what a run did.
 type Summary struct {
+	// Sent, Deferred and Failed are this run's final outcomes.
 	Sent     int
-	Already  int
 	Deferred int
 	Failed   int
+	// Already counts members who had the edition before the run.
+	Already int
+	// FailedBefore and DeferredBefore count members skipped because an
+	// earlier run failed them, or deferred them and the run did not ask
+	// for --retry-deferred.
+	FailedBefore   int
+	DeferredBefore int
+	// Retries counts attempts that failed temporarily and were tried
+	// again in the same run.
+	Retries int
+	// Bounced counts subscribers this run marked bounced.
+	Bounced int
+	// Pending is how many members the run set out to send to.
+	Pending  int
 	Duration time.Duration
 }
 
-// Sender delivers an edition to the active members of its list.
+// Rate is messages accepted per second.
+func (s Summary) Rate() float64 {
+	if s.Duration <= 0 {
+		return 0
+	}
+	return float64(s.Sent) / s.Duration.Seconds()
+}
+
+// Progress is a snapshot of a running send, taken after each ledger
+// commit, so it shows only what is durable.
+type Progress struct {
+	Total, Done            int
+	Sent, Deferred, Failed int
+	Retries                int
+	Elapsed                time.Duration
+}
+
+// Errors that end a run early. The ledger is written in every case; the
+// next run resumes.
+var (
+	// ErrInterrupted: the context was cancelled (SIGINT, SIGTERM).
+	ErrInterrupted = errors.New("interrupted")
+	// ErrTooManyFailures: nearly all recent attempts failed, so the relay
+	// or the credentials are broken; going on would burn the list.
+	ErrTooManyFailures = errors.New("stopped early: nearly all recent attempts failed")
+)
+
+// Defaults of the Sender's tuning fields.
+const (
+	DefaultConcurrency   = 4
+	DefaultMaxAttempts   = 4
+	DefaultRetryBase     = 2 * time.Second
+	DefaultRetryMax      = 2 * time.Minute
+	DefaultDeferFor      = 15 * time.Minute
+	DefaultBreakerWindow = 20
+	DefaultBreakerRatio  = 0.9
+)
+
+// Sender delivers an edition to the active members of its list: N
+// workers, each with its own connection, share a rate limit and hand
+// their outcomes to one ledger writer.
 type Sender struct {
 	DB        *store.DB
 	Subs      *subscribers.Store
 	Transport Transport
 	BaseURL   string
 	Now       func() time.Time
-	// Logf, when set, receives one line per failed recipient.
+	// Logf, when set, receives one line per recipient that failed, was
+	// deferred or bounced, and the reason a run stops early.
 	Logf func(format string, args ...any)
+	// Progress, when set, is called after each ledger commit.
+	Progress func(Progress)
+
+	// Concurrency is the number of workers and so of SMTP connections
+	// (default 4; the outbox is shared by the workers).
+	Concurrency int
+	// Rate caps messages per second across all workers; 0 is no cap.
+	Rate float64
+	// MaxPerHour caps messages per hour across all workers by spacing
+	// them evenly (3600/N seconds apart); 0 is no cap.
+	MaxPerHour int
+	// RetryDeferred also takes up the edition's deferred deliveries
+	// (digest send --retry-deferred); without it they are skipped.
+	RetryDeferred bool
+	// MaxAttempts is how often one recipient is tried within a run
+	// before it is left deferred (default 4).
+	MaxAttempts int
+	// RetryBase is the wait before the first retry, doubled for each
+	// further one with ±50% jitter, at most RetryMax (defaults 2s, 2m).
+	RetryBase, RetryMax time.Duration
+	// DeferFor sets next_attempt_at of a deferred delivery: the hint for
+	// whoever runs --retry-deferred (default 15m).
+	DeferFor time.Duration
+	// BounceLimit is how many permanent refusals in a row, across
+	// editions, mark a subscriber bounced (default 3; negative: never).
+	BounceLimit int
+	// BreakerWindow and BreakerRatio stop the run when at least that
+	// share of the last BreakerWindow attempts failed (defaults 20, 0.9).
+	BreakerWindow int
+	BreakerRatio  float64
+	// DKIM, when set, signs every message.
+	DKIM *DKIM
+	// LedgerSync is how durable each ledger commit is: LedgerSyncFull
+	// (the default) survives power loss, LedgerSyncNormal only a crash
+	// of the process but costs no fsync per commit.
+	LedgerSync string
 }
+
+// Ledger durability levels (see Sender.LedgerSync).
+const (
+	LedgerSyncFull   = "full"
+	LedgerSyncNormal = "normal"
+)
 
 func (s *Sender) now() time.Time {
 	if s.Now != nil {
@@ -48,127 +152,502 @@ func (s *Sender) now() time.Time {
 	return time.Now()
 }
 
+func (s *Sender) logf(format string, args ...any) {
+	if s.Logf != nil {
+		s.Logf(format, args...)
+	}
+}
+
+// settings are the Sender's fields with defaults applied.
+type settings struct {
+	workers, maxAttempts, bounceLimit, window int
+	base, max, deferFor                       time.Duration
+	ratio                                     float64
+}
+
+func (s *Sender) settings() settings {
+	c := settings{
+		workers: s.Concurrency, maxAttempts: s.MaxAttempts, bounceLimit: s.BounceLimit,
+		window: s.BreakerWindow, base: s.RetryBase, max: s.RetryMax, deferFor: s.DeferFor, ratio: s.BreakerRatio,
+	}
+	if c.workers <= 0 {
+		c.workers = DefaultConcurrency
+	}
+	if c.maxAttempts <= 0 {
+		c.maxAttempts = DefaultMaxAttempts
+	}
+	if c.bounceLimit == 0 {
+		c.bounceLimit = subscribers.DefaultBounceLimit
+	}
+	if c.window <= 0 {
+		c.window = DefaultBreakerWindow
+	}
+	if c.base <= 0 {
+		c.base = DefaultRetryBase
+	}
+	if c.max <= 0 {
+		c.max = DefaultRetryMax
+	}
+	if c.deferFor <= 0 {
+		c.deferFor = DefaultDeferFor
+	}
+	if c.ratio <= 0 || c.ratio > 1 {
+		c.ratio = DefaultBreakerRatio
+	}
+	return c
+}
+
+// pageSize is how many members are read, queued and handed out at once;
+// with the channels below it bounds the recipients held in memory.
 const pageSize = 500
 
-// Send delivers the edition to every active member of the list who has no
-// sent or failed delivery of it yet, and records each outcome. A second
-// run sends nothing to anyone already sent. When the transport cannot
-// open a session the run stops with ErrConnect; the edition and the
-// unsent recipients stay for the next run.
+// maxRetrying bounds the recipients waiting for a retry: while that many
+// wait, no new ones are taken, so memory stays flat under a 4xx storm.
+const maxRetrying = 2000
+
+// job is one recipient going through a run.
+type job struct {
+	p        pending
+	attempts int // attempts in this run
+	due      time.Time
+	index    int
+}
+
+// result is a worker's report on a job to the dispatcher.
+type result struct {
+	job *job
+	// attempted is false when the job was never tried (the run was
+	// stopping); ok tells success for the circuit breaker.
+	attempted, ok bool
+	retry         bool
+	reply         string
+	// fatal stops the run: the ledger failed, or the server refused the
+	// session.
+	fatal error
+}
+
+// Send delivers the edition to every active member of the list who has
+// not got it yet, and records each outcome in the ledger. A second run
+// sends nothing to anyone already sent. It stops with ErrConnect when the
+// first SMTP session cannot be opened, ErrTooManyFailures when nearly all
+// recent attempts fail, and ErrInterrupted when ctx is cancelled; in
+// every case in-flight messages finish and the ledger is written first,
+// so the next run resumes.
 func (s *Sender) Send(ctx context.Context, ed digest.Edition, list subscribers.List) (Summary, error) {
 	start := time.Now()
-	var sum Summary
-	defer func() { sum.Duration = time.Since(start) }()
+	r := &run{s: s, cfg: s.settings(), ed: ed, list: list, start: start}
+	sum, err := r.send(ctx)
+	sum.Duration = time.Since(start)
+	return sum, err
+}
+
+// run is the state of one Send.
+type run struct {
+	s     *Sender
+	cfg   settings
+	ed    digest.Edition
+	list  subscribers.List
+	start time.Time
+
+	domain   string
+	tmpl     *digest.Template
+	limiters []*rate.Limiter
+	ledger   *ledgerWriter
+
+	// Counters, written by the ledger goroutine after commits.
+	sent, deferred, failed, retries, bounced, total atomic.Int64
+	// Skips, written by the producer.
+	already, failedBefore, deferredBefore atomic.Int64
+}
+
+func (r *run) summary() Summary {
+	return Summary{
+		Sent: int(r.sent.Load()), Deferred: int(r.deferred.Load()), Failed: int(r.failed.Load()),
+		Already: int(r.already.Load()), FailedBefore: int(r.failedBefore.Load()), DeferredBefore: int(r.deferredBefore.Load()),
+		Retries: int(r.retries.Load()), Bounced: int(r.bounced.Load()), Pending: int(r.total.Load()),
+	}
+}
+
+func (r *run) send(ctx context.Context) (Summary, error) {
+	s := r.s
+	from, err := netmail.ParseAddress(r.list.From)
+	if err != nil {
+		return Summary{}, fmt.Errorf("list %s has an invalid sender %q: fix it with digest lists update --from", r.list.Name, r.list.From)
+	}
+	r.domain = domainOf(from.Address)
+	r.tmpl = r.ed.Template()
+	sessions, err := s.sessions(r.cfg.workers)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer func() {
+		for _, ss := range sessions {
+			ss.close()
+		}
+	}()
+	// Preflight: a relay that cannot be reached or refuses the login
+	// stops the run before anything is queued.
+	if ss, ok := sessions[0].(*smtpSession); ok {
+		if err := ss.connect(ctx); err != nil {
+			return Summary{}, err
+		}
+	}
+	total, err := countPending(ctx, s.DB, r.ed.ID, r.list.ID, s.RetryDeferred)
+	if err != nil {
+		return Summary{}, err
+	}
+	r.total.Store(int64(total))
+	if s.Rate > 0 {
+		r.limiters = append(r.limiters, rate.NewLimiter(rate.Limit(s.Rate), 1))
+	}
+	if s.MaxPerHour > 0 {
+		r.limiters = append(r.limiters, rate.NewLimiter(rate.Limit(float64(s.MaxPerHour)/3600), 1))
+	}
+
+	r.ledger, err = newLedgerWriter(ctx, s.DB, r.ed.ID, r.cfg.workers, r.cfg.bounceLimit, s.LedgerSync, func() int64 { return s.now().Unix() })
+	if err != nil {
+		return Summary{}, err
+	}
+	r.ledger.onCommit = r.committed
+	go r.ledger.run()
+
+	// runCtx ends rate-limit waits and dials when the run stops; the
+	// messages on the wire are not cut.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := make(chan struct{})
+	fresh := make(chan *job, pageSize)
+	work := make(chan *job)
+	results := make(chan result, r.cfg.workers)
+
+	var producerErr error
+	var pwg sync.WaitGroup
+	pwg.Add(1)
+	go func() {
+		defer pwg.Done()
+		producerErr = r.produce(ctx, fresh, stop)
+	}()
+	var wg sync.WaitGroup
+	for _, ss := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.work(runCtx, ss, work, results)
+		}()
+	}
+	runErr := r.dispatch(ctx, fresh, work, results, func() {
+		close(stop)
+		cancel()
+	})
+	wg.Wait()
+	pwg.Wait()
+	if err := r.ledger.close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	if runErr == nil && producerErr != nil {
+		runErr = producerErr
+	}
+	return r.summary(), runErr
+}
+
+// sessions gives each worker its way to send.
+func (s *Sender) sessions(n int) ([]session, error) {
+	out := make([]session, 0, n)
+	switch t := s.Transport.(type) {
+	case *SMTP:
+		for range n {
+			ss, err := t.newSession()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ss)
+		}
+	case Outbox:
+		for range n {
+			out = append(out, outboxSession{t})
+		}
+	default:
+		mu := &sync.Mutex{}
+		for range n {
+			out = append(out, sharedSession{mu: mu, t: t})
+		}
+	}
+	return out, nil
+}
+
+// produce pages through the list, marks each page queued in one ledger
+// transaction, and hands the recipients on. It stops when stop closes.
+func (r *run) produce(ctx context.Context, out chan<- *job, stop <-chan struct{}) error {
+	defer close(out)
 	var after int64
 	for {
-		batch := make([]subscribers.Subscriber, 0, pageSize)
-		err := s.Subs.EachActive(ctx, list.ID, after, func(sub subscribers.Subscriber) error {
-			batch = append(batch, sub)
-			if len(batch) == pageSize {
-				return errPageFull
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, errPageFull) {
-			return sum, fmt.Errorf("read subscribers: %w", err)
-		}
-		if len(batch) == 0 {
-			return sum, nil
-		}
-		after = batch[len(batch)-1].ID
-		done, err := s.finished(ctx, ed.ID, batch[0].ID, after)
+		page, err := readPage(ctx, r.s.DB, r.ed.ID, r.list.ID, after, pageSize)
 		if err != nil {
-			return sum, err
-		}
-		for _, sub := range batch {
-			if err := ctx.Err(); err != nil {
-				return sum, err
+			if ctx.Err() != nil {
+				return nil
 			}
-			if done[sub.ID] {
-				sum.Already++
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		after = page[len(page)-1].sub.ID
+		todo := page[:0]
+		ids := make([]int64, 0, len(page))
+		for _, p := range page {
+			switch {
+			case p.status == StatusSent:
+				r.already.Add(1)
+			case p.status == StatusFailed:
+				r.failedBefore.Add(1)
+			case p.status == StatusDeferred && !r.s.RetryDeferred:
+				r.deferredBefore.Add(1)
+			default:
+				todo = append(todo, p)
+				ids = append(ids, p.sub.ID)
+			}
+		}
+		if len(ids) > 0 {
+			ack := make(chan error, 1)
+			r.ledger.submit(ledgerOp{queue: ids, ack: ack})
+			if err := <-ack; err != nil { // a queue op is committed at once
+				return err
+			}
+		}
+		for _, p := range todo {
+			select {
+			case out <- &job{p: p}:
+			case <-stop:
+				return nil
+			}
+		}
+		if len(page) < pageSize {
+			return nil
+		}
+	}
+}
+
+// dispatch hands jobs to the workers, due retries first, collects their
+// results, and decides when the run ends: when everything is done, when
+// ctx is cancelled, when the breaker trips or a worker reports a fatal
+// error. Then it calls halt, waits for the jobs in flight, and closes
+// work.
+func (r *run) dispatch(ctx context.Context, fresh <-chan *job, work chan<- *job, results <-chan result, halt func()) error {
+	var retries retryHeap
+	var next *job
+	freshOpen := true
+	inFlight := 0
+	stopping := false
+	var stopErr error
+	br := newBreaker(r.cfg.window, r.cfg.ratio)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	stopWith := func(err error) {
+		if !stopping {
+			stopping, stopErr = true, err
+			halt()
+		}
+	}
+	for {
+		if inFlight == 0 && (stopping || (!freshOpen && next == nil && retries.Len() == 0)) {
+			close(work)
+			// Drain what the producer had read, so it can see stop.
+			return stopErr
+		}
+		var sendCh chan<- *job
+		var cand *job
+		var timerC <-chan time.Time
+		var freshCh <-chan *job
+		var doneCh <-chan struct{}
+		if !stopping {
+			now := time.Now()
+			switch {
+			case retries.Len() > 0 && !retries[0].due.After(now):
+				cand, sendCh = retries[0], work
+			case next != nil:
+				cand, sendCh = next, work
+			}
+			if retries.Len() > 0 && retries[0].due.After(now) {
+				timer.Reset(retries[0].due.Sub(now))
+				timerC = timer.C
+			}
+			if freshOpen && next == nil && retries.Len() < maxRetrying {
+				freshCh = fresh
+			}
+			doneCh = ctx.Done()
+		}
+		select {
+		case sendCh <- cand:
+			inFlight++
+			if cand == next {
+				next = nil
+			} else {
+				heap.Pop(&retries)
+			}
+		case j, ok := <-freshCh:
+			if ok {
+				next = j
+			} else {
+				freshOpen = false
+			}
+		case res := <-results:
+			inFlight--
+			if res.fatal != nil {
+				stopWith(res.fatal)
 				continue
 			}
-			if err := s.sendOne(ctx, ed, list, sub, &sum); err != nil {
-				return sum, err
+			if !res.attempted {
+				continue
 			}
-		}
-		if len(batch) < pageSize {
-			return sum, nil
+			br.record(res.ok, res.reply)
+			if res.retry && !stopping {
+				heap.Push(&retries, res.job)
+			}
+			if br.open() && !stopping {
+				r.s.logf("stopping: %s", br)
+				stopWith(fmt.Errorf("%w (%s): check the SMTP relay and its credentials", ErrTooManyFailures, br))
+			}
+		case <-timerC:
+		case <-doneCh:
+			r.s.logf("stopping: %d messages in flight finish, the ledger is written (interrupt again to quit at once)", inFlight)
+			stopWith(fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx)))
 		}
 	}
 }
 
-var errPageFull = errors.New("page full")
-
-// finished returns the subscribers in [lo, hi] whose delivery of the
-// edition is settled (sent, or failed permanently).
-func (s *Sender) finished(ctx context.Context, editionID, lo, hi int64) (map[int64]bool, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT subscriber_id FROM deliveries
-		WHERE edition_id = ? AND subscriber_id BETWEEN ? AND ? AND status IN ('sent', 'failed')`, editionID, lo, hi)
-	if err != nil {
-		return nil, fmt.Errorf("read ledger: %w", err)
-	}
-	defer rows.Close()
-	done := map[int64]bool{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
+// work is one worker: it builds each message, waits for the rate limit,
+// and delivers it on its own session.
+func (r *run) work(ctx context.Context, ss session, work <-chan *job, results chan<- result) {
+	// prev is the ledger ack of this worker's previous outcome; the
+	// barrier waits for it before the next message can be accepted.
+	var prev chan error
+	barrier := func() error {
+		if prev == nil {
+			return nil
 		}
-		done[id] = true
+		err := r.ledger.wait(prev)
+		prev = nil
+		return err
 	}
-	return done, rows.Err()
+	for j := range work {
+		results <- r.attempt(ctx, ss, j, barrier, &prev)
+	}
+	barrier()
 }
 
-func (s *Sender) sendOne(ctx context.Context, ed digest.Edition, list subscribers.List, sub subscribers.Subscriber, sum *Summary) error {
-	m, err := BuildMessage(ed, Envelope{List: list, Sub: sub, BaseURL: s.BaseURL, Now: s.now()})
+func (r *run) attempt(ctx context.Context, ss session, j *job, barrier func() error, prev *chan error) result {
+	s := r.s
+	sub := j.p.sub
+	m, err := BuildMessage(r.ed, Envelope{List: r.list, Sub: sub, BaseURL: s.BaseURL, Now: s.now(), Template: r.tmpl})
 	if err != nil {
-		return err
+		return result{job: j, fatal: err}
 	}
-	key := fmt.Sprintf("%s-%s-%08d", ed.Date, fileSafe(list.Name), sub.ID)
-	sendErr := s.Transport.Send(ctx, key, m)
-	if errors.Is(sendErr, ErrConnect) {
-		return sendErr
+	if s.DKIM != nil {
+		m.SetDKIM(s.DKIM.Signer(r.domain))
 	}
-	status, code, reply := StatusSent, 0, ""
-	if sendErr != nil {
-		code, reply = ReplyOf(sendErr)
-		status = StatusFailed
-		if IsTemporary(sendErr) {
-			status = StatusDeferred
-		}
-		if s.Logf != nil {
-			s.Logf("%s %s: %s", status, sub.Email, reply)
+	for _, l := range r.limiters {
+		if err := l.Wait(ctx); err != nil {
+			return result{job: j} // stopping: not attempted, stays queued
 		}
 	}
-	// The outcome is recorded even when the run is being stopped: a
-	// message the server accepted must never be sent again.
-	if err := s.record(context.WithoutCancel(ctx), ed.ID, sub.ID, status, m.GetMessageID(), code, reply); err != nil {
-		return err
+	key := fmt.Sprintf("%s-%s-%08d", r.ed.Date, fileSafe(r.list.Name), sub.ID)
+	sendErr := ss.deliver(ctx, key, m, barrier)
+	if sendErr != nil && ctx.Err() != nil && errors.Is(sendErr, ErrConnect) {
+		return result{job: j} // the run stopped while dialing
 	}
-	switch status {
-	case StatusSent:
-		sum.Sent++
-	case StatusDeferred:
-		sum.Deferred++
+	op := ledgerOp{sub: sub.ID, msgID: m.GetMessageID(), email: sub.Email}
+	res := result{job: j, attempted: true}
+	var de *DeliveryError
+	switch {
+	case sendErr == nil:
+		op.status, op.clearBnc = StatusSent, j.p.bounces > 0
+		res.ok = true
+	case errors.Is(sendErr, ErrSessionRefused):
+		return result{job: j, fatal: sendErr}
+	case errors.As(sendErr, &de):
+		op.code, op.reply = de.Code, de.Reply
+		res.reply = de.Reply
+		j.attempts++
+		switch {
+		case !de.Temporary:
+			op.status, op.bounce = StatusFailed, de.RecipientRefused()
+		case j.attempts < r.cfg.maxAttempts:
+			j.due = time.Now().Add(backoff(r.cfg.base, r.cfg.max, j.attempts))
+			op.status, op.next = StatusQueued, s.now().Add(time.Until(j.due)).Unix()
+			res.retry = true
+		default:
+			op.status, op.next = StatusDeferred, s.now().Add(r.cfg.deferFor).Unix()
+		}
 	default:
-		sum.Failed++
+		// The barrier failed: the ledger cannot be written.
+		return result{job: j, fatal: sendErr}
 	}
-	return nil
+	ack := make(chan error, 1)
+	op.ack = ack
+	r.ledger.submit(op)
+	*prev = ack
+	return res
 }
 
-func (s *Sender) record(ctx context.Context, editionID, subID int64, status, msgID string, code int, reply string) error {
-	_, err := s.DB.ExecContext(ctx, `
-		INSERT INTO deliveries (edition_id, subscriber_id, status, attempts, message_id, last_code, last_reply, updated_at)
-		VALUES (?, ?, ?, 1, ?, ?, ?, ?)
-		ON CONFLICT (edition_id, subscriber_id) DO UPDATE SET status = excluded.status,
-			attempts = deliveries.attempts + 1, message_id = excluded.message_id,
-			last_code = excluded.last_code, last_reply = excluded.last_reply, updated_at = excluded.updated_at`,
-		editionID, subID, status, msgID, code, reply, s.now().Unix())
-	if err != nil {
-		return fmt.Errorf("record delivery: %w", err)
+// committed updates the counters and logs after a ledger commit.
+func (r *run) committed(batch, bounced []ledgerOp) {
+	for _, op := range batch {
+		if op.queue != nil {
+			continue
+		}
+		switch op.status {
+		case StatusSent:
+			r.sent.Add(1)
+		case StatusQueued:
+			r.retries.Add(1)
+		case StatusDeferred:
+			r.deferred.Add(1)
+			r.s.logf("deferred %s: %s", op.email, op.reply)
+		case StatusFailed:
+			r.failed.Add(1)
+			r.s.logf("failed %s: %s", op.email, op.reply)
+		}
 	}
-	return nil
+	for _, op := range bounced {
+		r.bounced.Add(1)
+		r.s.logf("bounced %s: %d permanent failures in a row; the subscriber will be skipped", op.email, r.cfg.bounceLimit)
+	}
+	if r.s.Progress != nil {
+		sum := r.summary()
+		r.s.Progress(Progress{
+			Total: sum.Pending, Done: sum.Sent + sum.Deferred + sum.Failed,
+			Sent: sum.Sent, Deferred: sum.Deferred, Failed: sum.Failed, Retries: sum.Retries,
+			Elapsed: time.Since(r.start),
+		})
+	}
+}
+
+// backoff is base·2^(n-1), at most max, with ±50% jitter so that workers
+// hit by the same outage do not retry in lockstep.
+func backoff(base, max time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d/2 + rand.N(d)
+}
+
+// retryHeap orders jobs waiting for a retry by due time.
+type retryHeap []*job
+
+func (h retryHeap) Len() int           { return len(h) }
+func (h retryHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h retryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].index = i; h[j].index = j }
+func (h *retryHeap) Push(x any)        { j := x.(*job); j.index = len(*h); *h = append(*h, j) }
+func (h *retryHeap) Pop() any {
+	old := *h
+	j := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return j
 }
 
 var unsafeFile = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

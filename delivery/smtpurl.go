@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -161,4 +162,24 @@ func (c SMTPConfig) clientOptions() []mail.Option {
 		opts = append(opts, mail.WithSMTPAuth(auth), mail.WithUsername(c.Username), mail.WithPassword(c.Password))
 	}
 	return opts
+}
+
+// GoString keeps %#v from printing the password.
+func (c SMTPConfig) GoString() string { return "delivery.SMTPConfig(" + c.String() + ")" }
+
+// redact removes the password, in clear and in the base64 forms SASL
+// sends, from text that came from the server or the network stack.
+func (c SMTPConfig) redact(s string) string {
+	if c.Password == "" {
+		return s
+	}
+	for _, secret := range []string{
+		c.Password,
+		base64.StdEncoding.EncodeToString([]byte(c.Password)),
+		base64.StdEncoding.EncodeToString([]byte("\x00" + c.Username + "\x00" + c.Password)),
+		url.QueryEscape(c.Password),
+	} {
+		s = strings.ReplaceAll(s, secret, "***")
+	}
+	return s
 }

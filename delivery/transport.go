@@ -28,14 +28,32 @@ type Transport interface {
 // fixed, so a run stops instead of failing every recipient.
 var ErrConnect = errors.New("cannot open an SMTP session")
 
-// SMTP sends through one go-mail client whose connection is opened on
-// first use and reused for every message; a dropped connection is
-// reopened on the next message.
+// ErrSessionRefused marks the connect errors that retrying will not mend:
+// the server refused TLS or the login. Errors that match it match
+// ErrConnect too.
+var ErrSessionRefused = errors.New("smtp session refused")
+
+// connectError is a failed session, explained in one line without
+// secrets.
+type connectError struct {
+	msg     string
+	refused bool
+}
+
+func (e *connectError) Error() string { return e.msg }
+
+func (e *connectError) Is(target error) bool {
+	return target == ErrConnect || (e.refused && target == ErrSessionRefused)
+}
+
+// SMTP sends through go-mail. As a Transport it uses one connection,
+// opened on first use, reused for every message and reopened when it
+// drops; the delivery engine opens one such connection per worker.
 type SMTP struct {
-	cfg       SMTPConfig
-	client    *mail.Client
-	mu        sync.Mutex
-	connected bool
+	cfg  SMTPConfig
+	opts []mail.Option
+	mu   sync.Mutex
+	sess *smtpSession
 }
 
 // NewSMTP prepares a client for cfg; it does not connect yet.
@@ -44,11 +62,22 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	if cfg.InsecureSkipVerify {
 		opts = append(opts, mail.WithTLSConfig(&tls.Config{InsecureSkipVerify: true, ServerName: cfg.Host}))
 	}
-	c, err := mail.NewClient(cfg.Host, opts...)
+	s := &SMTP{cfg: cfg, opts: opts}
+	sess, err := s.newSession()
 	if err != nil {
-		return nil, fmt.Errorf("smtp client for %s: %w", cfg, err)
+		return nil, err
 	}
-	return &SMTP{cfg: cfg, client: c}, nil
+	s.sess = sess
+	return s, nil
+}
+
+// newSession makes another go-mail client for the same server.
+func (s *SMTP) newSession() (*smtpSession, error) {
+	c, err := mail.NewClient(s.cfg.Host, s.opts...)
+	if err != nil {
+		return nil, fmt.Errorf("smtp client for %s: %s", s.cfg, s.cfg.redact(err.Error()))
+	}
+	return &smtpSession{cfg: s.cfg, client: c}, nil
 }
 
 func (s *SMTP) String() string { return s.cfg.String() }
@@ -58,76 +87,51 @@ func (s *SMTP) String() string { return s.cfg.String() }
 func (s *SMTP) Connect(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.connect(ctx)
-}
-
-func (s *SMTP) connect(ctx context.Context) error {
-	if s.connected {
-		return nil
-	}
-	if err := s.client.DialWithContext(ctx); err != nil {
-		return s.connectError(err)
-	}
-	s.connected = true
-	return nil
+	return s.sess.connect(ctx)
 }
 
 // connectError explains a failed session in one line, without the
-// password (go-mail's errors never carry it; the URL is redacted).
-func (s *SMTP) connectError(err error) error {
-	msg := err.Error()
+// password: go-mail's errors do not carry it, the URL is shown redacted,
+// and any server text is scrubbed of it anyway.
+func (c SMTPConfig) connectError(err error) error {
+	msg := c.redact(oneLine(err.Error()))
 	var netErr net.Error
 	var opErr *net.OpError
 	switch {
-	case strings.Contains(msg, "SMTP AUTH failed") || strings.Contains(msg, "AUTH"):
-		return fmt.Errorf("%w: %s refused the login (%s): check the user and password in the SMTP URL", ErrConnect, s.cfg, msg)
-	case strings.Contains(msg, "STARTTLS") || strings.Contains(msg, "tls"):
-		return fmt.Errorf("%w: TLS with %s failed (%s): add ?tls=none only for a local test server", ErrConnect, s.cfg, msg)
+	case strings.Contains(msg, "SMTP AUTH") || strings.Contains(msg, "AUTH"):
+		return &connectError{refused: true, msg: fmt.Sprintf("%s: %s refused the login (%s): check the user and password in the SMTP URL", ErrConnect, c, msg)}
+	case strings.Contains(msg, "STARTTLS") || strings.Contains(msg, "tls") || strings.Contains(msg, "x509") || strings.Contains(msg, "certificate"):
+		return &connectError{refused: true, msg: fmt.Sprintf("%s: TLS with %s failed (%s): fix the server's certificate or the URL's tls= setting (?tls=none only for a local test server)", ErrConnect, c, msg)}
 	case errors.As(err, &opErr) || errors.As(err, &netErr):
-		return fmt.Errorf("%w: %s cannot be reached (%s): check the host and port in --smtp or DIGEST_SMTP_URL", ErrConnect, s.cfg, msg)
+		return &connectError{msg: fmt.Sprintf("%s: %s cannot be reached (%s): check the host and port in --smtp or DIGEST_SMTP_URL", ErrConnect, c, msg)}
 	default:
-		return fmt.Errorf("%w: %s: %s", ErrConnect, s.cfg, msg)
+		return &connectError{msg: fmt.Sprintf("%s: %s: %s", ErrConnect, c, msg)}
 	}
 }
 
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
 // Send delivers m on the open session, opening it first if needed.
-func (s *SMTP) Send(ctx context.Context, _ string, m *mail.Msg) error {
+func (s *SMTP) Send(ctx context.Context, key string, m *mail.Msg) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.connect(ctx); err != nil {
-		return err
-	}
-	err := s.client.Send(m)
-	if err != nil && !isReply(err) {
-		// The connection is in an unknown state: drop it and reopen
-		// for the next message.
-		s.client.Close()
-		s.connected = false
-	}
-	return err
+	return s.sess.deliver(ctx, key, m, nil)
 }
 
 // Close ends the session with QUIT.
 func (s *SMTP) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.connected {
-		return nil
-	}
-	s.connected = false
-	return s.client.Close()
-}
-
-// isReply reports whether err carries an SMTP reply code from the server
-// (the session is still usable) rather than a broken connection.
-func isReply(err error) bool {
-	code, _ := ReplyOf(err)
-	return code >= 400
+	return s.sess.close()
 }
 
 // ReplyOf extracts the SMTP reply code and text from a send error; code 0
 // means there was no reply (a network error).
 func ReplyOf(err error) (int, string) {
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		return de.Code, de.Reply
+	}
 	var se *mail.SendError
 	if errors.As(err, &se) {
 		return se.ErrorCode(), err.Error()
@@ -138,6 +142,10 @@ func ReplyOf(err error) (int, string) {
 // IsTemporary reports whether a send error may succeed later: 4xx
 // replies and network errors. 5xx replies are permanent.
 func IsTemporary(err error) bool {
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		return de.Temporary
+	}
 	var se *mail.SendError
 	if errors.As(err, &se) {
 		if code := se.ErrorCode(); code >= 500 {

@@ -2,6 +2,7 @@ package digest
 
 import (
 	"html"
+	"io"
 	"net/url"
 	"strings"
 
@@ -41,17 +42,106 @@ func Greeting(name string) string {
 }
 
 // Personalize fills the recipient's fields into the stored edition: the
-// HTML gets them escaped, the text as they are. It is a string
-// replacement, not a render, so it costs one pass over the edition.
+// HTML gets them escaped, the text as they are.
 func (ed Edition) Personalize(r Recipient) (htmlBody, textBody string) {
-	greeting := Greeting(r.Name)
-	hr := strings.NewReplacer(
-		templates.PlaceholderGreeting, html.EscapeString(greeting),
-		templates.PlaceholderUnsubscribeURL, html.EscapeString(r.UnsubscribeURL),
-	)
-	tr := strings.NewReplacer(
-		templates.PlaceholderGreeting, greeting,
-		templates.PlaceholderUnsubscribeURL, r.UnsubscribeURL,
-	)
-	return hr.Replace(ed.HTML), tr.Replace(ed.Text)
+	t := ed.Template()
+	return t.HTML(r), t.Text(r)
+}
+
+// fields are the placeholders and the recipient's values for them, as
+// the text part shows them; the HTML part gets them escaped.
+func (r Recipient) fields() [][2]string {
+	return [][2]string{
+		{templates.PlaceholderGreeting, Greeting(r.Name)},
+		{templates.PlaceholderUnsubscribeURL, r.UnsubscribeURL},
+	}
+}
+
+// Template is an edition cut at its placeholders once, so that each
+// recipient's copy is written straight to its destination: no replace
+// pass over the whole edition and no copy of it per recipient. A sender
+// makes one per edition and uses it for every recipient; it is safe for
+// concurrent use.
+type Template struct {
+	html, text []segment
+}
+
+// segment is literal text followed by the placeholder at index field
+// (-1 after the last literal).
+type segment struct {
+	literal string
+	field   int
+}
+
+// Template cuts the edition at its placeholders.
+func (ed Edition) Template() *Template {
+	names := Recipient{}.fields()
+	return &Template{html: cut(ed.HTML, names), text: cut(ed.Text, names)}
+}
+
+func cut(s string, names [][2]string) []segment {
+	var out []segment
+	for {
+		at, field := -1, -1
+		for i, n := range names {
+			if j := strings.Index(s, n[0]); j >= 0 && (at < 0 || j < at) {
+				at, field = j, i
+			}
+		}
+		if at < 0 {
+			return append(out, segment{literal: s, field: -1})
+		}
+		out = append(out, segment{literal: s[:at], field: field})
+		s = s[at+len(names[field][0]):]
+	}
+}
+
+// WriteHTML writes the recipient's HTML part to w, personal fields
+// escaped.
+func (t *Template) WriteHTML(w io.Writer, r Recipient) (int64, error) {
+	return fill(w, t.html, r, true)
+}
+
+// WriteText writes the recipient's text part to w.
+func (t *Template) WriteText(w io.Writer, r Recipient) (int64, error) {
+	return fill(w, t.text, r, false)
+}
+
+// HTML returns the recipient's HTML part.
+func (t *Template) HTML(r Recipient) string { return t.string(t.html, r, true) }
+
+// Text returns the recipient's text part.
+func (t *Template) Text(r Recipient) string { return t.string(t.text, r, false) }
+
+func (t *Template) string(segs []segment, r Recipient, escape bool) string {
+	var b strings.Builder
+	n := 0
+	for _, s := range segs {
+		n += len(s.literal) + 64
+	}
+	b.Grow(n)
+	fill(&b, segs, r, escape)
+	return b.String()
+}
+
+func fill(w io.Writer, segs []segment, r Recipient, escape bool) (int64, error) {
+	values := r.fields()
+	var total int64
+	for _, s := range segs {
+		n, err := io.WriteString(w, s.literal)
+		total += int64(n)
+		if err != nil || s.field < 0 {
+			return total, err
+		}
+		v := values[s.field][1]
+		if escape {
+			v = html.EscapeString(v)
+		}
+		n, err = io.WriteString(w, v)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }

@@ -386,7 +386,7 @@ func TestLeaseIsExclusiveAndExpires(t *testing.T) {
 // A sender that finds its lease taken stops delivering between messages;
 // when it holds the lease again, catch-up resumes without repeats.
 func TestLosingTheLeaseStopsDelivery(t *testing.T) {
-	e, _ := newEnv(t, time.Date(2026, 11, 27, 6, 20, 0, 0, time.UTC), func(s *smtptest.Server) { s.Delay = 50 * time.Millisecond })
+	e, _ := newEnv(t, time.Date(2026, 11, 27, 6, 20, 0, 0, time.UTC), func(s *smtptest.Server) { s.Delay = 300 * time.Millisecond })
 	id := dailyID(e)
 	e.subscribe(subscribers.DefaultList, 40)
 	e.story("Overnight news", 3*time.Hour)

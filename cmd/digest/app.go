@@ -102,7 +102,7 @@ func (a *App) rootCommand() *cobra.Command {
 	pf.String("db", "", "SQLite database file (default ./digest.db; env DIGEST_DB)")
 	pf.String("base-url", "", "public base URL of the web endpoints, for links in messages (env DIGEST_BASE_URL)")
 	root.AddCommand(a.storiesCommand(), a.subscribersCommand(), a.listsCommand(), a.sendCommand(), a.demoCommand())
-	root.AddCommand(a.sectionsCommand(), a.previewCommand(), a.serveCommand())
+	root.AddCommand(a.sectionsCommand(), a.previewCommand(), a.serveCommand(), a.deliveriesCommand())
 	return root
 }
 
@@ -114,9 +114,12 @@ var flagSettings = map[string]func(*config.Config, string){
 	"smtp":     func(c *config.Config, v string) { c.SMTPURL = v },
 	"outbox":   func(c *config.Config, v string) { c.Outbox = v },
 
-	"http":       func(c *config.Config, v string) { c.HTTP = v },
-	"log-format": func(c *config.Config, v string) { c.LogFormat = v },
-	"grace":      func(c *config.Config, v string) { c.CatchUpGrace = v },
+	"http":         func(c *config.Config, v string) { c.HTTP = v },
+	"log-format":   func(c *config.Config, v string) { c.LogFormat = v },
+	"grace":        func(c *config.Config, v string) { c.CatchUpGrace = v },
+	"concurrency":  config.Env["DIGEST_CONCURRENCY"],
+	"rate":         config.Env["DIGEST_RATE"],
+	"max-per-hour": config.Env["DIGEST_MAX_PER_HOUR"],
 }
 
 func (a *App) loadConfig(flags *pflag.FlagSet) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,15 +15,22 @@ import (
 
 func (a *App) sendCommand() *cobra.Command {
 	var listName, date string
-	var force bool
+	var force, retryDeferred bool
 	var testTo string
 	cmd := &cobra.Command{
-		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force]",
+		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force] [--concurrency N] [--rate R] [--max-per-hour N] [--retry-deferred]",
 		Short: "Build the day's edition if needed and deliver it to the list",
 		Long: `Build the list's edition for the date (default: today in the list's time zone)
 unless it is already stored, then send one message per active subscriber who
 has not received it yet. Running send again for the same edition sends nothing
-to anyone already sent, and resumes after an interruption.
+to anyone already sent, and resumes after an interruption (Ctrl-C, SIGTERM,
+kill -9, power loss).
+
+Messages go out over --concurrency SMTP connections (default 4), at most
+--rate per second and --max-per-hour per hour when set. Temporary failures
+(4xx replies, network errors) are retried with backoff; recipients still
+failing are left deferred until send --retry-deferred. A 5xx reply fails the
+recipient; three refusals of an address in a row mark the subscriber bounced.
 
 With no SMTP URL (--smtp, DIGEST_SMTP_URL or smtp_url in digest.toml) the
 messages are written as .eml files to the outbox folder (--outbox, default
@@ -47,9 +55,9 @@ exits 0; --force builds the edition anyway.`,
 			if ob, ok := transport.(delivery.Outbox); ok {
 				a.printf("no SMTP configured: writing .eml files to %s (set --smtp or DIGEST_SMTP_URL to send mail)\n", ob.Dir)
 			} else {
-				a.printf("delivering to %s\n", transport)
+				a.printf("delivering to %s over %d connections\n", transport, a.cfg.Concurrency)
 			}
-			sum, err := a.deliver(transport, ed, list)
+			sum, err := a.deliverWith(transport, ed, list, sendOptions{retryDeferred: retryDeferred})
 			a.printSummary(sum)
 			if err != nil {
 				return fmt.Errorf("%w; the edition and the unsent deliveries are kept: run send again to resume", err)
@@ -64,6 +72,10 @@ exits 0; --force builds the edition anyway.`,
 	f.String("outbox", "", "folder for .eml files when no SMTP URL is set (default ./outbox)")
 	f.BoolVar(&force, "force", false, "build an edition even when there is nothing new")
 	f.StringVar(&testTo, "test", "", "send a [TEST] copy to these addresses only (comma-separated); records nothing")
+	f.Int("concurrency", 4, "SMTP connections used at once (env DIGEST_CONCURRENCY)")
+	f.Float64("rate", 0, "at most this many messages per second, 0 for no limit (env DIGEST_RATE)")
+	f.Int("max-per-hour", 0, "at most this many messages per hour, 0 for no limit (env DIGEST_MAX_PER_HOUR)")
+	f.BoolVar(&retryDeferred, "retry-deferred", false, "also retry the edition's deferred deliveries")
 	return cmd
 }
 
@@ -110,19 +122,64 @@ func (a *App) edition(listName, date string, force bool) (subscribers.List, dige
 	return list, ed, true, nil
 }
 
+// sendOptions are the send command's choices that are no configuration.
+type sendOptions struct {
+	retryDeferred bool
+}
+
+// deliver runs the delivery engine with the configured settings.
 func (a *App) deliver(t delivery.Transport, ed digest.Edition, list subscribers.List) (delivery.Summary, error) {
+	return a.deliverWith(t, ed, list, sendOptions{})
+}
+
+// deliverWith runs the delivery engine, showing progress on standard
+// error.
+func (a *App) deliverWith(t delivery.Transport, ed digest.Edition, list subscribers.List, o sendOptions) (delivery.Summary, error) {
 	subs, err := a.subscribers()
 	if err != nil {
 		return delivery.Summary{}, err
 	}
+	dkim, err := delivery.LoadDKIM(delivery.DKIMConfig{KeyFile: a.cfg.DKIM.KeyFile, Selector: a.cfg.DKIM.Selector, Domain: a.cfg.DKIM.Domain})
+	if err != nil {
+		return delivery.Summary{}, usageError{err}
+	}
+	bounceLimit := a.cfg.BounceLimit
+	if bounceLimit == 0 {
+		bounceLimit = -1 // 0 in the configuration: never mark bounced
+	}
+	p := newProgress(a.stderr)
+	defer p.finish()
 	s := &delivery.Sender{
 		DB: a.db, Subs: subs, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now,
-		Logf: func(format string, args ...any) { fmt.Fprintf(a.stderr, format+"\n", args...) },
+		Logf: p.logf, Progress: p.update,
+		Concurrency: a.cfg.Concurrency, Rate: a.cfg.Rate, MaxPerHour: a.cfg.MaxPerHour,
+		RetryDeferred: o.retryDeferred, BounceLimit: bounceLimit, DKIM: dkim, LedgerSync: a.cfg.LedgerSync,
 	}
 	return s.Send(a.ctx, ed, list)
 }
 
+// printSummary prints the line scripts and tests read, then what else
+// the run did, if anything.
 func (a *App) printSummary(s delivery.Summary) {
-	a.printf("sent %d, already sent %d, deferred %d, failed %d in %s\n",
-		s.Sent, s.Already, s.Deferred, s.Failed, s.Duration.Round(time.Millisecond))
+	a.printf("sent %d, already sent %d, deferred %d, failed %d in %s (%.0f msg/s)\n",
+		s.Sent, s.Already, s.Deferred, s.Failed, s.Duration.Round(time.Millisecond), s.Rate())
+	var more []string
+	if s.Retries > 0 {
+		more = append(more, fmt.Sprintf("%d temporary failures retried", s.Retries))
+	}
+	if s.Bounced > 0 {
+		more = append(more, fmt.Sprintf("%d subscribers marked bounced", s.Bounced))
+	}
+	if s.FailedBefore > 0 {
+		more = append(more, fmt.Sprintf("%d failed in an earlier run", s.FailedBefore))
+	}
+	if s.DeferredBefore > 0 {
+		more = append(more, fmt.Sprintf("%d deferred in an earlier run, left for send --retry-deferred", s.DeferredBefore))
+	}
+	if len(more) > 0 {
+		a.printf("  %s\n", strings.Join(more, "; "))
+	}
+	if s.Deferred > 0 {
+		a.printf("  %d deliveries are deferred: run digest send --retry-deferred later (digest deliveries --status deferred lists them)\n", s.Deferred)
+	}
 }

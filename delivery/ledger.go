@@ -1,0 +1,453 @@
+package delivery
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/newsroom/digest/store"
+	"github.com/newsroom/digest/subscribers"
+)
+
+// The ledger is the deliveries table: one row per edition and subscriber,
+// written by a single goroutine (ledgerWriter) in batched transactions.
+//
+//	queued    written before the message is handed to a worker; a run
+//	          that dies leaves it so, and the next run sends it
+//	sent      only after the server accepted the message
+//	deferred  4xx or network errors on every attempt of a run; waits for
+//	          send --retry-deferred (next_attempt_at hints when)
+//	failed    a 5xx reply: permanent
+
+// pending is one subscriber read for a run, with the ledger's view of it.
+type pending struct {
+	sub subscribers.Subscriber
+	// status is the edition's ledger status, "" when there is no row.
+	status string
+	// bounces are the subscriber's permanent failures in a row so far.
+	bounces int
+}
+
+// readPage returns up to limit active members of the list with id > after,
+// in id order, with their ledger status for the edition.
+func readPage(ctx context.Context, db *store.DB, editionID, listID, after int64, limit int) ([]pending, error) {
+	rows, err := db.QueryContext(ctx, `
+		SELECT s.id, s.email, s.name, s.token, COALESCE(d.status, ''), COALESCE(b.failures, 0)
+		FROM memberships m
+		JOIN subscribers s ON s.id = m.subscriber_id
+		LEFT JOIN deliveries d ON d.edition_id = ? AND d.subscriber_id = m.subscriber_id
+		LEFT JOIN subscriber_bounces b ON b.subscriber_id = m.subscriber_id
+		WHERE m.list_id = ? AND m.status = 'active' AND m.subscriber_id > ?
+		ORDER BY m.subscriber_id LIMIT ?`, editionID, listID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read recipients: %w", err)
+	}
+	defer rows.Close()
+	out := make([]pending, 0, limit)
+	for rows.Next() {
+		var p pending
+		if err := rows.Scan(&p.sub.ID, &p.sub.Email, &p.sub.Name, &p.sub.Token, &p.status, &p.bounces); err != nil {
+			return nil, fmt.Errorf("read recipients: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read recipients: %w", err)
+	}
+	return out, nil
+}
+
+// countPending counts the active members a run will attempt, for the
+// progress bar's total.
+func countPending(ctx context.Context, db *store.DB, editionID, listID int64, retryDeferred bool) (int, error) {
+	var n int
+	err := db.QueryRowContext(ctx, `
+		SELECT COUNT(*) FROM memberships m
+		LEFT JOIN deliveries d ON d.edition_id = ? AND d.subscriber_id = m.subscriber_id
+		WHERE m.list_id = ? AND m.status = 'active'
+		  AND (d.status IS NULL OR d.status = 'queued' OR (? AND d.status = 'deferred'))`,
+		editionID, listID, retryDeferred).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count recipients: %w", err)
+	}
+	return n, nil
+}
+
+// ledgerOp is one change for the writer; ack receives the commit's result.
+type ledgerOp struct {
+	// queue lists subscribers to mark queued (rows created, or deferred
+	// ones taken up again); when nil the op records an outcome.
+	queue []int64
+
+	sub      int64
+	status   string // queued (a retry will follow), sent, deferred, failed
+	next     int64  // next_attempt_at, 0 for none
+	msgID    string
+	code     int
+	reply    string
+	bounce   bool // a permanent refusal of the address
+	clearBnc bool // the subscriber had failures that a success clears
+	email    string
+
+	ack chan error
+}
+
+// ledgerWriter owns the write side of the ledger for one run. Outcomes of
+// all workers are committed together (group commit): one transaction for
+// whatever arrived while the previous one was being written.
+type ledgerWriter struct {
+	db          *store.DB
+	conn        *sql.Conn
+	editionID   int64
+	bounceLimit int
+	now         func() int64
+	ops         chan ledgerOp
+	done        chan struct{}
+	// A worker that must wait for a commit signals urgent. The writer
+	// gathers outcomes until every worker has one in the batch, or every
+	// worker waits, or linger has passed: then all workers share one
+	// commit (one fsync) instead of one each, and none waits longer than
+	// it must.
+	urgent  chan struct{}
+	waiting atomic.Int32
+	workers int
+	linger  time.Duration
+	// Statements prepared once on conn for the whole run.
+	queueStmt, outcomeStmt, beginStmt, commitStmt *sql.Stmt
+	outcomes                                      []outcomeJSON
+	// onCommit runs after each commit with the ops it made durable.
+	onCommit func(batch []ledgerOp, bounced []ledgerOp)
+
+	mu  sync.Mutex
+	err error
+}
+
+// maxBatch bounds one transaction.
+const maxBatch = 512
+
+func newLedgerWriter(ctx context.Context, db *store.DB, editionID int64, workers, bounceLimit int, sync string, now func() int64) (*ledgerWriter, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	// FULL makes each commit durable against power loss too (WAL with
+	// NORMAL only survives a crash of the process): a message recorded as
+	// sent must stay recorded. Group commit keeps the fsyncs few.
+	mode := "FULL"
+	if sync == LedgerSyncNormal {
+		mode = "NORMAL"
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = `+mode); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	w := &ledgerWriter{
+		db: db, conn: conn, editionID: editionID, bounceLimit: bounceLimit, now: now,
+		ops: make(chan ledgerOp, 256), done: make(chan struct{}),
+		urgent: make(chan struct{}, 1), workers: workers, linger: 2 * time.Millisecond,
+	}
+	// One statement marks a whole page queued: the ids come as a JSON
+	// array. A deferred row taken up again by --retry-deferred becomes
+	// queued; sent and failed rows are never touched.
+	if w.queueStmt, err = conn.PrepareContext(ctx, `
+		INSERT INTO deliveries (edition_id, subscriber_id, status, attempts, updated_at)
+		SELECT ?, j.value, 'queued', 0, ? FROM json_each(?) AS j WHERE true
+		ON CONFLICT (edition_id, subscriber_id) DO UPDATE SET status = 'queued', updated_at = excluded.updated_at
+		WHERE deliveries.status = 'deferred'`); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	if w.beginStmt, err = conn.PrepareContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	if w.commitStmt, err = conn.PrepareContext(ctx, `COMMIT`); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	// Outcomes as an upsert driven by the JSON rows, so that each one
+	// is found through the (edition_id, subscriber_id) key; only queued
+	// rows change, so a recorded outcome is never overwritten.
+	if w.outcomeStmt, err = conn.PrepareContext(ctx, `
+		INSERT INTO deliveries (edition_id, subscriber_id, status, attempts, next_attempt_at, message_id, last_code, last_reply, updated_at)
+		SELECT ?3, j.value ->> 'sub', j.value ->> 'st', 1, j.value ->> 'nx', j.value ->> 'id', j.value ->> 'c', j.value ->> 'r', ?2
+		FROM json_each(?1) AS j WHERE true
+		ON CONFLICT (edition_id, subscriber_id) DO UPDATE SET status = excluded.status, attempts = deliveries.attempts + 1,
+			next_attempt_at = excluded.next_attempt_at, message_id = excluded.message_id,
+			last_code = excluded.last_code, last_reply = excluded.last_reply, updated_at = excluded.updated_at
+		WHERE deliveries.status = 'queued'`); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	return w, nil
+}
+
+// submit hands an op to the writer; the result arrives on op.ack.
+func (w *ledgerWriter) submit(op ledgerOp) { w.ops <- op }
+
+// wait blocks a worker until ack delivers the commit's result; the last
+// worker to wait asks the writer to commit at once.
+func (w *ledgerWriter) wait(ack <-chan error) error {
+	select {
+	case err := <-ack:
+		return err
+	default:
+	}
+	if int(w.waiting.Add(1)) >= w.workers {
+		// Everyone waits: nothing more can come, commit now.
+		select {
+		case w.urgent <- struct{}{}:
+		default:
+		}
+	}
+	defer w.waiting.Add(-1)
+	return <-ack
+}
+
+// close flushes every submitted op and releases the connection.
+func (w *ledgerWriter) close() error {
+	close(w.ops)
+	<-w.done
+	ctx := context.Background()
+	for _, st := range []*sql.Stmt{w.queueStmt, w.outcomeStmt, w.beginStmt, w.commitStmt} {
+		st.Close()
+	}
+	w.conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`)
+	w.conn.Close()
+	return w.failed()
+}
+
+func (w *ledgerWriter) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+func (w *ledgerWriter) run() {
+	defer close(w.done)
+	batch := make([]ledgerOp, 0, maxBatch)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for op := range w.ops {
+		batch = append(batch[:0], op)
+		outcomes := 0
+		if op.queue == nil {
+			outcomes++
+		}
+		// Gather until every worker has an outcome in the batch, someone
+		// waits, or linger passed; a page to queue goes at once (the
+		// producer waits for it).
+		timer.Reset(w.linger)
+	gather:
+		for op.queue == nil && outcomes < w.workers && len(batch) < maxBatch {
+			select {
+			case next, ok := <-w.ops:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, next)
+				if next.queue != nil {
+					break gather
+				}
+				outcomes++
+			case <-w.urgent:
+				break gather
+			case <-timer.C:
+				break gather
+			}
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case op, ok := <-w.ops:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, op)
+			default:
+				break drain
+			}
+		}
+		err := w.failed()
+		var bounced []ledgerOp
+		if err == nil {
+			bounced, err = w.commit(batch)
+			if err != nil {
+				err = fmt.Errorf("write ledger: %w", err)
+				w.mu.Lock()
+				w.err = err
+				w.mu.Unlock()
+			}
+		}
+		if err == nil && w.onCommit != nil {
+			w.onCommit(batch, bounced)
+		}
+		for _, op := range batch {
+			if op.ack != nil {
+				op.ack <- err
+			}
+		}
+	}
+}
+
+// commit writes a batch and returns the outcomes that made their
+// subscriber bounced. All outcomes of the batch go in one UPDATE (they
+// travel as a JSON array), so a batch that only records outcomes is one
+// statement in SQLite's implicit transaction; pages to queue and bounce
+// bookkeeping add an explicit transaction around it. The statements are
+// prepared once per run on the writer's own connection: with SQLite in
+// pure Go, statement overhead, not I/O, is what a commit costs.
+func (w *ledgerWriter) commit(batch []ledgerOp) (bounced []ledgerOp, err error) {
+	// The writer finishes its work even when the run is being stopped:
+	// an accepted message must be recorded.
+	ctx := context.Background()
+	now := w.now()
+	explicit := false
+	outcomes := w.outcomes[:0]
+	for _, op := range batch {
+		if op.queue != nil || op.clearBnc || op.bounce {
+			explicit = true
+		}
+		if op.queue == nil {
+			outcomes = append(outcomes, outcomeJSON{Sub: op.sub, Status: op.status, Next: op.next, MsgID: op.msgID, Code: op.code, Reply: op.reply})
+		}
+	}
+	w.outcomes = outcomes
+	if explicit {
+		if _, err := w.beginStmt.ExecContext(ctx); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				w.conn.ExecContext(ctx, `ROLLBACK`)
+			}
+		}()
+	}
+	for _, op := range batch {
+		if op.queue != nil {
+			ids, _ := json.Marshal(op.queue)
+			if _, err := w.queueStmt.ExecContext(ctx, w.editionID, now, string(ids)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(outcomes) > 0 {
+		list, err := json.Marshal(outcomes)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.outcomeStmt.ExecContext(ctx, string(list), now, w.editionID); err != nil {
+			return nil, err
+		}
+	}
+	if !explicit {
+		return nil, nil
+	}
+	for _, op := range batch {
+		switch {
+		case op.status == StatusSent && op.clearBnc:
+			if err := subscribers.ClearPermanentFailures(ctx, w.conn, op.sub); err != nil {
+				return nil, err
+			}
+		case op.status == StatusFailed && op.bounce:
+			b, err := subscribers.RecordPermanentFailure(ctx, w.conn, op.sub, w.bounceLimit, op.code, op.reply, now)
+			if err != nil {
+				return nil, err
+			}
+			if b {
+				bounced = append(bounced, op)
+			}
+		}
+	}
+	_, err = w.commitStmt.ExecContext(ctx)
+	return bounced, err
+}
+
+// outcomeJSON is one outcome as the outcome statement reads it.
+type outcomeJSON struct {
+	Sub    int64  `json:"sub"`
+	Status string `json:"st"`
+	Next   int64  `json:"nx,omitempty"`
+	MsgID  string `json:"id"`
+	Code   int    `json:"c"`
+	Reply  string `json:"r"`
+}
+
+// Record is one row of the ledger as `digest deliveries` shows it.
+type Record struct {
+	EditionID     int64      `json:"edition_id"`
+	Date          string     `json:"date"`
+	List          string     `json:"list"`
+	Email         string     `json:"email"`
+	Status        string     `json:"status"`
+	Attempts      int        `json:"attempts"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	MessageID     string     `json:"message_id,omitempty"`
+	LastCode      int        `json:"last_code,omitempty"`
+	LastReply     string     `json:"last_reply,omitempty"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+}
+
+// Filter narrows the ledger; zero fields do not filter.
+type Filter struct {
+	ListID    int64
+	EditionID int64
+	Status    string
+}
+
+// Statuses are the ledger's statuses, in the order a delivery goes.
+var Statuses = []string{StatusQueued, StatusSent, StatusDeferred, StatusFailed}
+
+// EachRecord streams the ledger rows that match f, newest edition first,
+// then in the order they were queued.
+func EachRecord(ctx context.Context, db *store.DB, f Filter, fn func(Record) error) error {
+	// The conditions are fixed strings; only the values are parameters.
+	var where []string
+	var args []any
+	if f.ListID != 0 {
+		where, args = append(where, "e.list_id = ?"), append(args, f.ListID)
+	}
+	if f.EditionID != 0 {
+		where, args = append(where, "d.edition_id = ?"), append(args, f.EditionID)
+	}
+	if f.Status != "" {
+		where, args = append(where, "d.status = ?"), append(args, f.Status)
+	}
+	q := `SELECT d.edition_id, e.date, l.name, s.email, d.status, d.attempts, d.next_attempt_at,
+			d.message_id, d.last_code, d.last_reply, d.updated_at
+		FROM deliveries d
+		JOIN editions e ON e.id = d.edition_id
+		JOIN lists l ON l.id = e.list_id
+		JOIN subscribers s ON s.id = d.subscriber_id`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := db.QueryContext(ctx, q+" ORDER BY d.edition_id DESC, d.id", args...)
+	if err != nil {
+		return fmt.Errorf("read ledger: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r Record
+		var next sql.NullInt64
+		var updated int64
+		if err := rows.Scan(&r.EditionID, &r.Date, &r.List, &r.Email, &r.Status, &r.Attempts, &next,
+			&r.MessageID, &r.LastCode, &r.LastReply, &updated); err != nil {
+			return fmt.Errorf("read ledger: %w", err)
+		}
+		if next.Valid {
+			t := time.Unix(next.Int64, 0).UTC()
+			r.NextAttemptAt = &t
+		}
+		r.UpdatedAt = time.Unix(updated, 0).UTC()
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

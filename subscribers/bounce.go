@@ -1,0 +1,50 @@
+package subscribers
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/newsroom/digest/store"
+)
+
+// DefaultBounceLimit is how many permanent failures in a row make a
+// subscriber bounced.
+const DefaultBounceLimit = 3
+
+// RecordPermanentFailure counts a permanent delivery failure of the
+// subscriber's address (a 5xx reply to RCPT TO) and, when the count
+// reaches limit, marks every active membership of the subscriber bounced:
+// the address is bad whatever the list. It runs inside the caller's
+// transaction q, so that the count and the ledger row are written
+// together. bounced reports whether this failure made the subscriber
+// bounced.
+func RecordPermanentFailure(ctx context.Context, q store.Querier, subscriberID int64, limit, code int, reply string, now int64) (bounced bool, err error) {
+	var failures int
+	err = q.QueryRowContext(ctx, `
+		INSERT INTO subscriber_bounces (subscriber_id, failures, last_code, last_reply, updated_at) VALUES (?, 1, ?, ?, ?)
+		ON CONFLICT (subscriber_id) DO UPDATE SET failures = failures + 1,
+			last_code = excluded.last_code, last_reply = excluded.last_reply, updated_at = excluded.updated_at
+		RETURNING failures`, subscriberID, code, reply, now).Scan(&failures)
+	if err != nil {
+		return false, fmt.Errorf("count bounce: %w", err)
+	}
+	if limit <= 0 || failures < limit {
+		return false, nil
+	}
+	res, err := q.ExecContext(ctx, `UPDATE memberships SET status = 'bounced', updated_at = ?
+		WHERE subscriber_id = ? AND status = 'active'`, now, subscriberID)
+	if err != nil {
+		return false, fmt.Errorf("mark bounced: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// ClearPermanentFailures forgets the subscriber's failures after a
+// delivery the server accepted, so that only failures in a row count.
+func ClearPermanentFailures(ctx context.Context, q store.Querier, subscriberID int64) error {
+	if _, err := q.ExecContext(ctx, `DELETE FROM subscriber_bounces WHERE subscriber_id = ?`, subscriberID); err != nil {
+		return fmt.Errorf("clear bounces: %w", err)
+	}
+	return nil
+}
