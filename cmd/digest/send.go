@@ -135,27 +135,36 @@ func (a *App) deliver(t delivery.Transport, ed digest.Edition, list subscribers.
 // deliverWith runs the delivery engine, showing progress on standard
 // error.
 func (a *App) deliverWith(t delivery.Transport, ed digest.Edition, list subscribers.List, o sendOptions) (delivery.Summary, error) {
-	subs, err := a.subscribers()
+	p := newProgress(a.stderr)
+	defer p.finish()
+	s, err := a.sender(t, o, p.logf)
 	if err != nil {
 		return delivery.Summary{}, err
 	}
+	s.Progress = p.update
+	return s.Send(a.ctx, ed, list)
+}
+
+// sender is the delivery engine with the configured settings, the same
+// for digest send and digest serve.
+func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format string, args ...any)) (*delivery.Sender, error) {
+	subs, err := a.subscribers()
+	if err != nil {
+		return nil, err
+	}
 	dkim, err := delivery.LoadDKIM(delivery.DKIMConfig{KeyFile: a.cfg.DKIM.KeyFile, Selector: a.cfg.DKIM.Selector, Domain: a.cfg.DKIM.Domain})
 	if err != nil {
-		return delivery.Summary{}, usageError{err}
+		return nil, usageError{err}
 	}
 	bounceLimit := a.cfg.BounceLimit
 	if bounceLimit == 0 {
 		bounceLimit = -1 // 0 in the configuration: never mark bounced
 	}
-	p := newProgress(a.stderr)
-	defer p.finish()
-	s := &delivery.Sender{
-		DB: a.db, Subs: subs, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now,
-		Logf: p.logf, Progress: p.update,
+	return &delivery.Sender{
+		DB: a.db, Subs: subs, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now, Logf: logf,
 		Concurrency: a.cfg.Concurrency, Rate: a.cfg.Rate, MaxPerHour: a.cfg.MaxPerHour,
 		RetryDeferred: o.retryDeferred, BounceLimit: bounceLimit, DKIM: dkim, LedgerSync: a.cfg.LedgerSync,
-	}
-	return s.Send(a.ctx, ed, list)
+	}, nil
 }
 
 // printSummary prints the line scripts and tests read, then what else

@@ -174,11 +174,11 @@ func (a *App) serveDeliver(logger *slog.Logger) scheduler.DeliverFunc {
 			return delivery.Summary{}, err
 		}
 		defer t.Close()
-		s := &delivery.Sender{
-			DB: a.db, Subs: &subscribers.Store{DB: a.db, Now: a.now}, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now,
-			Logf: func(format string, args ...any) {
-				logger.Warn(fmt.Sprintf(format, args...), "list", list.Name)
-			},
+		s, err := a.sender(t, sendOptions{}, func(format string, args ...any) {
+			logger.Warn(fmt.Sprintf(format, args...), "list", list.Name)
+		})
+		if err != nil {
+			return delivery.Summary{}, err
 		}
 		return s.Send(ctx, ed, list)
 	}
