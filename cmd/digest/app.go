@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -191,3 +192,16 @@ func (a *App) composer() digest.Composer {
 }
 
 func (a *App) printf(format string, args ...any) { fmt.Fprintf(a.stdout, format, args...) }
+
+// openInput opens a file named on the command line, or standard input for
+// "-"; the returned function closes it.
+func (a *App) openInput(name string) (io.Reader, func(), error) {
+	if name == "-" {
+		return a.stdin, func() {}, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("import: %w", err)
+	}
+	return f, func() { f.Close() }, nil
+}

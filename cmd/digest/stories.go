@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -77,15 +76,11 @@ whole or not at all: the first bad line is reported with its number. Use - to
 read standard input.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in := a.stdin
-			if args[0] != "-" {
-				f, err := os.Open(args[0])
-				if err != nil {
-					return fmt.Errorf("import: %w", err)
-				}
-				defer f.Close()
-				in = f
+			in, closeIn, err := a.openInput(args[0])
+			if err != nil {
+				return err
 			}
+			defer closeIn()
 			s, err := a.stories()
 			if err != nil {
 				return err

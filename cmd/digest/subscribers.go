@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -357,15 +356,11 @@ real import would give.`,
 			if opt.BatchSize < 1 {
 				return usagef("--batch %d: give a number of rows of at least 1", opt.BatchSize)
 			}
-			in := a.stdin
-			if args[0] != "-" {
-				f, err := os.Open(args[0])
-				if err != nil {
-					return fmt.Errorf("import: %w", err)
-				}
-				defer f.Close()
-				in = f
+			in, closeIn, err := a.openInput(args[0])
+			if err != nil {
+				return err
 			}
+			defer closeIn()
 			s, err := a.subscribers()
 			if err != nil {
 				return err
