@@ -138,7 +138,7 @@ func (a *App) runDemo(dir string) error {
 	}
 	a.printf("preview      %s and %s (as %s sees it)\n\n", htmlPath, textPath, first.Email)
 	a.printf("Open %s in a browser, or an .eml file from %s in a mail client.\n", htmlPath, a.cfg.Outbox)
-	a.printf("Send for real: digest send --db %s --smtp smtp://127.0.0.1:1025?tls=none\n", a.cfg.DB)
+	a.printf("Send for real: digest send --db %s --smtp 'smtp://127.0.0.1:1025?tls=none'\n", a.cfg.DB)
 	return nil
 }
 
