@@ -13,7 +13,9 @@ import (
 
 // Run outcomes in schedule_runs. sent, nothing_new and skipped settle a
 // date; running and interrupted are resumed by catch-up within the grace
-// period; failed is retried after RetryAfter within the grace period.
+// period; failed, and deferred (delivered but for recipients whose relay
+// asked to try later), are retried after RetryAfter within the grace
+// period, so a temporary refusal never silently drops anyone.
 const (
 	OutcomeRunning     = "running"
 	OutcomeSent        = "sent"
@@ -21,6 +23,7 @@ const (
 	OutcomeSkipped     = "skipped"
 	OutcomeInterrupted = "interrupted"
 	OutcomeFailed      = "failed"
+	OutcomeDeferred    = "deferred"
 )
 
 // Run is one scheduled run of a list for a local date.

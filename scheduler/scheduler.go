@@ -433,7 +433,7 @@ func (s *Scheduler) decide(ctx context.Context, listID int64, sched Schedule, no
 		if r.settled() {
 			return d, nil
 		}
-		if r.Outcome == OutcomeFailed && now.Sub(r.FinishedAt) < s.RetryAfter {
+		if (r.Outcome == OutcomeFailed || r.Outcome == OutcomeDeferred) && now.Sub(r.FinishedAt) < s.RetryAfter {
 			return d, nil
 		}
 		d.resume = true
@@ -568,7 +568,7 @@ func (s *Scheduler) execute(ctx context.Context, log *slog.Logger, list subscrib
 			log.Error("cannot record the run's end", "err", err)
 		}
 		s.countRun(list.Name, outcome)
-		if (outcome == OutcomeSent || outcome == OutcomeNothingNew) && s.Metrics != nil {
+		if (outcome == OutcomeSent || outcome == OutcomeNothingNew || outcome == OutcomeDeferred) && s.Metrics != nil {
 			s.Metrics.Succeeded(list.Name, s.now())
 		}
 	}
@@ -630,6 +630,11 @@ func (s *Scheduler) execute(ctx context.Context, log *slog.Logger, list subscrib
 		} else {
 			log.Error("delivery stopped; it is retried within the grace period", append(attrs, "err", err.Error())...)
 		}
+		return
+	}
+	if sum.Deferred > 0 {
+		record(OutcomeDeferred, ed.ID, sum, nil)
+		log.Warn("edition delivered but some recipients were deferred by the relay; they are retried within the grace period", attrs...)
 		return
 	}
 	record(OutcomeSent, ed.ID, sum, nil)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/newsroom/digest/delivery"
@@ -420,4 +421,59 @@ func TestLosingTheLeaseStopsDelivery(t *testing.T) {
 		t.Errorf("no log line says the lease was lost:\n%s", e.logs)
 	}
 	e.assertOncePerRecipient(40)
+}
+
+// A recipient whose relay keeps answering 451 during the scheduled run is
+// left deferred; the run is recorded as deferred (not settled), and a
+// later check within the grace period retries exactly that recipient.
+func TestDeferredRecipientsAreRetriedWithinGrace(t *testing.T) {
+	var refuse atomic.Bool
+	refuse.Store(true)
+	e, c := newEnv(t, time.Date(2026, 11, 27, 6, 30, 0, 0, time.UTC), func(s *smtptest.Server) {
+		s.RcptHook = func(to string) error {
+			if to == "reader001@example.com" && refuse.Load() {
+				return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+			}
+			return nil
+		}
+	})
+	id := dailyID(e)
+	e.subscribe(subscribers.DefaultList, 3)
+	e.story("News", time.Hour)
+	s := e.scheduler(func(s *Scheduler) { s.RetryAfter = time.Minute })
+	s.Deliver = func(ctx context.Context, ed digest.Edition, l subscribers.List) (delivery.Summary, error) {
+		cfg, err := delivery.ParseSMTPURL(e.smtp.URL())
+		if err != nil {
+			return delivery.Summary{}, err
+		}
+		tr, err := delivery.NewSMTP(cfg)
+		if err != nil {
+			return delivery.Summary{}, err
+		}
+		defer tr.Close()
+		// As digest serve does: retry the edition's deferred deliveries.
+		return (&delivery.Sender{DB: s.DB, Subs: s.Subs, Transport: tr, BaseURL: "https://news.example.com", Now: e.now,
+			RetryDeferred: true, MaxAttempts: 2, RetryBase: time.Millisecond, RetryMax: time.Millisecond}).Send(ctx, ed, l)
+	}
+	stop := e.start(s)
+	r := e.waitOutcome(id, "2026-11-27")
+	if r.Outcome != OutcomeDeferred || r.Deferred != 1 || r.Sent != 2 {
+		stop()
+		t.Fatalf("first run: %s sent %d deferred %d, want deferred with 2 sent and 1 deferred\n%s", r.Outcome, r.Sent, r.Deferred, e.logs)
+	}
+	// Before RetryAfter nothing happens; after it, the retry reaches the
+	// deferred recipient and settles the date.
+	s.Check(e.ctx)
+	if got := e.smtp.PerRecipient()["reader001@example.com"]; got != 0 {
+		t.Fatalf("retried before RetryAfter: %d", got)
+	}
+	refuse.Store(false)
+	c.Set(c.Now().Add(2 * time.Minute))
+	e.waitFor("the retry to settle the date", func() bool {
+		s.Check(e.ctx)
+		r, _ = e.run(id, "2026-11-27")
+		return r.Outcome == OutcomeSent
+	})
+	stop()
+	e.assertOncePerRecipient(3)
 }

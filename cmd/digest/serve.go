@@ -174,7 +174,9 @@ func (a *App) serveDeliver(logger *slog.Logger) scheduler.DeliverFunc {
 			return delivery.Summary{}, err
 		}
 		defer t.Close()
-		s, err := a.sender(t, sendOptions{}, func(format string, args ...any) {
+		// A run retries the edition's deferred deliveries: a resumed run
+		// after "deferred" must reach them within the grace period.
+		s, err := a.sender(t, sendOptions{retryDeferred: true}, func(format string, args ...any) {
 			logger.Warn(fmt.Sprintf(format, args...), "list", list.Name)
 		})
 		if err != nil {

@@ -19,7 +19,7 @@ CREATE TABLE schedule_runs (
     started_at  INTEGER NOT NULL,
     finished_at INTEGER,
     outcome     TEXT    NOT NULL DEFAULT 'running'
-                CHECK (outcome IN ('running', 'sent', 'nothing_new', 'skipped', 'interrupted', 'failed')),
+                CHECK (outcome IN ('running', 'sent', 'nothing_new', 'skipped', 'interrupted', 'failed', 'deferred')),
     edition_id  INTEGER REFERENCES editions (id) ON DELETE SET NULL,
     sent        INTEGER NOT NULL DEFAULT 0,
     deferred    INTEGER NOT NULL DEFAULT 0,
