@@ -386,3 +386,38 @@ func TestConnectionsAreReused(t *testing.T) {
 	}
 	checkExactlyOnce(t, f, srv, ed.ID, nil, 0)
 }
+
+// A relay that refuses the sender with 5xx fails the recipients of that
+// run; once the relay is fixed, --retry-failed reaches exactly them, and
+// a plain rerun leaves failed ones alone.
+func TestRetryFailedAfterRelayFix(t *testing.T) {
+	f := newFixture(t, 4)
+	f.addStories(3, 100)
+	ed := f.edition("2026-11-28")
+	var refuse atomic.Bool
+	refuse.Store(true)
+	srv := smtptest.Start(t, func(s *smtptest.Server) {
+		s.RcptHook = func(to string) error {
+			if refuse.Load() && to == "sub00002@example.org" {
+				return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relay access denied"}
+			}
+			return nil
+		}
+	})
+	s := f.sender(t, srv.URL())
+	sum, err := s.Send(f.ctx, ed, f.list)
+	if err != nil || sum.Sent != 3 || sum.Failed != 1 {
+		t.Fatalf("first run: %+v, %v", sum, err)
+	}
+	refuse.Store(false)
+	sum, err = s.Send(f.ctx, ed, f.list)
+	if err != nil || sum.Sent != 0 || sum.FailedBefore != 1 {
+		t.Fatalf("plain rerun must leave failed ones alone: %+v, %v", sum, err)
+	}
+	s.RetryFailed = true
+	sum, err = s.Send(f.ctx, ed, f.list)
+	if err != nil || sum.Sent != 1 || sum.Already != 3 {
+		t.Fatalf("--retry-failed: %+v, %v", sum, err)
+	}
+	checkExactlyOnce(t, f, srv, ed.ID, nil, 0)
+}

@@ -64,14 +64,14 @@ func readPage(ctx context.Context, db *store.DB, editionID, listID, after int64,
 
 // countPending counts the active members a run will attempt, for the
 // progress bar's total.
-func countPending(ctx context.Context, db *store.DB, editionID, listID int64, retryDeferred bool) (int, error) {
+func countPending(ctx context.Context, db *store.DB, editionID, listID int64, retryDeferred, retryFailed bool) (int, error) {
 	var n int
 	err := db.QueryRowContext(ctx, `
 		SELECT COUNT(*) FROM memberships m
 		LEFT JOIN deliveries d ON d.edition_id = ? AND d.subscriber_id = m.subscriber_id
 		WHERE m.list_id = ? AND m.status = 'active'
-		  AND (d.status IS NULL OR d.status = 'queued' OR (? AND d.status = 'deferred'))`,
-		editionID, listID, retryDeferred).Scan(&n)
+		  AND (d.status IS NULL OR d.status = 'queued' OR (? AND d.status = 'deferred') OR (? AND d.status = 'failed'))`,
+		editionID, listID, retryDeferred, retryFailed).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count recipients: %w", err)
 	}
@@ -152,13 +152,14 @@ func newLedgerWriter(ctx context.Context, db *store.DB, editionID int64, workers
 		urgent: make(chan struct{}, 1), workers: workers, linger: 2 * time.Millisecond,
 	}
 	// One statement marks a whole page queued: the ids come as a JSON
-	// array. A deferred row taken up again by --retry-deferred becomes
-	// queued; sent and failed rows are never touched.
+	// array. A deferred or failed row taken up again (--retry-deferred,
+	// --retry-failed: the producer only lists those) becomes queued; a
+	// sent row is never touched.
 	if w.queueStmt, err = conn.PrepareContext(ctx, `
 		INSERT INTO deliveries (edition_id, subscriber_id, status, attempts, updated_at)
 		SELECT ?, j.value, 'queued', 0, ? FROM json_each(?) AS j WHERE true
 		ON CONFLICT (edition_id, subscriber_id) DO UPDATE SET status = 'queued', updated_at = excluded.updated_at
-		WHERE deliveries.status = 'deferred'`); err != nil {
+		WHERE deliveries.status IN ('deferred', 'failed')`); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("ledger: %w", err)
 	}

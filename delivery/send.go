@@ -115,6 +115,11 @@ type Sender struct {
 	// RetryDeferred also takes up the edition's deferred deliveries
 	// (digest send --retry-deferred); without it they are skipped.
 	RetryDeferred bool
+	// RetryFailed also takes up the edition's permanently failed
+	// deliveries (5xx replies), for when the refusal was the relay's fault
+	// (a misconfigured sender, a policy fixed since). Bounced subscribers
+	// are not active members, so they stay out.
+	RetryFailed bool
 	// MaxAttempts is how often one recipient is tried within a run
 	// before it is left deferred (default 4).
 	MaxAttempts int
@@ -292,7 +297,7 @@ func (r *run) send(ctx context.Context) (Summary, error) {
 			return Summary{}, err
 		}
 	}
-	total, err := countPending(ctx, s.DB, r.ed.ID, r.list.ID, s.RetryDeferred)
+	total, err := countPending(ctx, s.DB, r.ed.ID, r.list.ID, s.RetryDeferred, s.RetryFailed)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -398,7 +403,7 @@ func (r *run) produce(ctx context.Context, out chan<- *job, stop <-chan struct{}
 			switch {
 			case p.status == StatusSent:
 				r.already.Add(1)
-			case p.status == StatusFailed:
+			case p.status == StatusFailed && !r.s.RetryFailed:
 				r.failedBefore.Add(1)
 			case p.status == StatusDeferred && !r.s.RetryDeferred:
 				r.deferredBefore.Add(1)

@@ -15,10 +15,10 @@ import (
 
 func (a *App) sendCommand() *cobra.Command {
 	var listName, date string
-	var force, retryDeferred bool
+	var force, retryDeferred, retryFailed bool
 	var testTo string
 	cmd := &cobra.Command{
-		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force] [--concurrency N] [--rate R] [--max-per-hour N] [--retry-deferred]",
+		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force] [--concurrency N] [--rate R] [--max-per-hour N] [--retry-deferred] [--retry-failed]",
 		Short: "Build the day's edition if needed and deliver it to the list",
 		Long: `Build the list's edition for the date (default: today in the list's time zone)
 unless it is already stored, then send one message per active subscriber who
@@ -57,7 +57,7 @@ exits 0; --force builds the edition anyway.`,
 			} else {
 				a.printf("delivering to %s over %d connections\n", transport, a.cfg.Concurrency)
 			}
-			sum, err := a.deliverWith(transport, ed, list, sendOptions{retryDeferred: retryDeferred})
+			sum, err := a.deliverWith(transport, ed, list, sendOptions{retryDeferred: retryDeferred, retryFailed: retryFailed})
 			a.printSummary(sum)
 			if err != nil {
 				return fmt.Errorf("%w; the edition and the unsent deliveries are kept: run send again to resume", err)
@@ -76,6 +76,7 @@ exits 0; --force builds the edition anyway.`,
 	f.Float64("rate", 0, "at most this many messages per second, 0 for no limit (env DIGEST_RATE)")
 	f.Int("max-per-hour", 0, "at most this many messages per hour, 0 for no limit (env DIGEST_MAX_PER_HOUR)")
 	f.BoolVar(&retryDeferred, "retry-deferred", false, "also retry the edition's deferred deliveries")
+	f.BoolVar(&retryFailed, "retry-failed", false, "also retry the edition's failed deliveries (after fixing a relay-side refusal)")
 	return cmd
 }
 
@@ -125,6 +126,7 @@ func (a *App) edition(listName, date string, force bool) (subscribers.List, dige
 // sendOptions are the send command's choices that are no configuration.
 type sendOptions struct {
 	retryDeferred bool
+	retryFailed   bool
 }
 
 // deliver runs the delivery engine with the configured settings.
@@ -163,7 +165,7 @@ func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format strin
 	return &delivery.Sender{
 		DB: a.db, Subs: subs, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now, Logf: logf,
 		Concurrency: a.cfg.Concurrency, Rate: a.cfg.Rate, MaxPerHour: a.cfg.MaxPerHour,
-		RetryDeferred: o.retryDeferred, BounceLimit: bounceLimit, DKIM: dkim, LedgerSync: a.cfg.LedgerSync,
+		RetryDeferred: o.retryDeferred, RetryFailed: o.retryFailed, BounceLimit: bounceLimit, DKIM: dkim, LedgerSync: a.cfg.LedgerSync,
 	}, nil
 }
 
