@@ -158,22 +158,12 @@ func (a *App) listsListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return streamJSON(a.stdout, func(emit func(any) error) error {
-					return s.Lists(a.ctx, func(lc subscribers.ListCounts) error { return emit(lc) })
+			return printListing(a, asJSON, "NAME\tTITLE\tFROM\tSCHEDULE\tTIME ZONE\tACTIVE\tUNSUBSCRIBED\tBOUNCED",
+				func(fn func(subscribers.ListCounts) error) error { return s.Lists(a.ctx, fn) },
+				func(lc subscribers.ListCounts) string {
+					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d", lc.Name, lc.DisplayTitle(), lc.From, lc.Schedule, lc.TimeZone,
+						lc.Subscribers.Active, lc.Subscribers.Unsubscribed, lc.Subscribers.Bounced)
 				})
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tTITLE\tFROM\tSCHEDULE\tTIME ZONE\tACTIVE\tUNSUBSCRIBED\tBOUNCED")
-			err = s.Lists(a.ctx, func(lc subscribers.ListCounts) error {
-				_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", lc.Name, lc.DisplayTitle(), lc.From, lc.Schedule, lc.TimeZone,
-					lc.Subscribers.Active, lc.Subscribers.Unsubscribed, lc.Subscribers.Bounced)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			return tw.Flush()
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")

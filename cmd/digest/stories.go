@@ -106,32 +106,43 @@ func (a *App) storiesListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return streamJSON(a.stdout, func(emit func(any) error) error {
-					return s.List(a.ctx, func(st stories.Story) error { return emit(st) })
+			return printListing(a, asJSON, "ID\tSECTION\tPUBLISHED\tSCORE\tFLAGS\tTITLE",
+				func(fn func(stories.Story) error) error { return s.List(a.ctx, fn) },
+				func(st stories.Story) string {
+					flags := ""
+					if st.Pinned {
+						flags += "pinned "
+					}
+					if st.Hidden {
+						flags += "hidden"
+					}
+					return fmt.Sprintf("%d\t%s\t%s\t%g\t%s\t%s", st.ID, st.Section, st.PublishedAt.Format("2006-01-02 15:04"), st.Score, flags, st.Title)
 				})
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSECTION\tPUBLISHED\tSCORE\tFLAGS\tTITLE")
-			err = s.List(a.ctx, func(st stories.Story) error {
-				flags := ""
-				if st.Pinned {
-					flags += "pinned "
-				}
-				if st.Hidden {
-					flags += "hidden"
-				}
-				_, err := fmt.Fprintf(tw, "%d\t%s\t%s\t%g\t%s\t%s\n", st.ID, st.Section, st.PublishedAt.Format("2006-01-02 15:04"), st.Score, flags, st.Title)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			return tw.Flush()
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	return cmd
+}
+
+// printListing prints the rows each yields: a streamed JSON array with
+// asJSON, otherwise an aligned table under header, one line per row
+// (columns separated by tabs).
+func printListing[T any](a *App, asJSON bool, header string, each func(func(T) error) error, line func(T) string) error {
+	if asJSON {
+		return streamJSON(a.stdout, func(emit func(any) error) error {
+			return each(func(v T) error { return emit(v) })
+		})
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	err := each(func(v T) error {
+		_, err := fmt.Fprintln(tw, line(v))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Flush()
 }
 
 // streamJSON writes a JSON array element by element, so a long listing
