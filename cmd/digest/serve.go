@@ -182,6 +182,12 @@ func (a *App) serveDeliver(logger *slog.Logger) scheduler.DeliverFunc {
 		if err != nil {
 			return delivery.Summary{}, err
 		}
+		// A digest send of the list holds its send lease: wait for it to
+		// end, then send to whoever it left out.
+		s.WaitLease = true
+		s.OnLeaseWait = func(busy error) {
+			logger.Info("waiting for another process to finish sending the list", "list", list.Name, "holder", busy.Error())
+		}
 		return s.Send(ctx, ed, list)
 	}
 }
