@@ -79,3 +79,18 @@ func (s *Sender) holdLease(ctx context.Context, ed digest.Edition, list subscrib
 	}
 	return h, func() { h.Release() }, nil
 }
+
+// applyJournal writes the one-click unsubscribes digest serve journalled
+// while the database was busy, so that the run does not send to them.
+// When it cannot (still busy), the run goes on: the requests stay in the
+// journal, and serve writes them within seconds.
+func (s *Sender) applyJournal(ctx context.Context) {
+	if s.Subs == nil || s.DB.Path == "" {
+		return
+	}
+	if n, err := s.Subs.ApplyJournal(ctx, &subscribers.Journal{Path: subscribers.JournalPath(s.DB.Path)}); err != nil {
+		s.logf("journalled unsubscribes not written yet: %v", err)
+	} else if n > 0 {
+		s.logf("%d journalled unsubscribes written before sending", n)
+	}
+}

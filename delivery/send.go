@@ -259,6 +259,7 @@ func (s *Sender) Send(ctx context.Context, ed digest.Edition, list subscribers.L
 		return Summary{}, err
 	}
 	defer release()
+	s.applyJournal(held.Context())
 	r := &run{s: s, cfg: s.settings(), ed: ed, list: list, start: start}
 	sum, err := r.send(held.Context())
 	sum.Duration = time.Since(start)
