@@ -357,7 +357,11 @@ func (s *Store) Remove(ctx context.Context, email string) (Erased, error) {
 		return e, fmt.Errorf("remove subscriber: %w", err)
 	}
 	// Best effort: a reader elsewhere can hold the checkpoint back; the
-	// next automatic checkpoint then finishes the job.
+	// next automatic checkpoint then finishes the job. A TRUNCATE
+	// checkpoint blocks writers while it waits for readers, so it waits
+	// one second at most, not the busy timeout.
+	conn.ExecContext(ctx, `PRAGMA busy_timeout = 1000`)
 	conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA busy_timeout = %d`, store.BusyTimeout.Milliseconds()))
 	return e, nil
 }
