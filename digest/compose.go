@@ -3,6 +3,7 @@ package digest
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -72,7 +73,7 @@ func (c Composer) Compose(sel Selection) (Edition, error) {
 		ed.StoryIDs = append(ed.StoryIDs, st.ID)
 	}
 	h := c.hermes(sel)
-	email := c.email(sel, ed.Preheader)
+	email := c.email(sel, ed.Subject, ed.Preheader)
 	var err error
 	if ed.HTML, err = h.GenerateHTML(email); err != nil {
 		return ed, fmt.Errorf("render html: %w", err)
@@ -106,7 +107,7 @@ func (c Composer) hermes(sel Selection) hermes.Hermes {
 	}
 }
 
-func (c Composer) email(sel Selection, pre string) hermes.Email {
+func (c Composer) email(sel Selection, subject, pre string) hermes.Email {
 	accent := c.Brand.Accent
 	if accent == "" {
 		accent = templates.DefaultBrand.Accent
@@ -117,6 +118,7 @@ func (c Composer) email(sel Selection, pre string) hermes.Email {
 	}
 	meta := []hermes.Entry{
 		{Key: templates.MetaListTitle, Value: sel.List.DisplayTitle()},
+		{Key: templates.MetaSubject, Value: subject},
 		{Key: templates.MetaDate, Value: longDate(sel.Date)},
 		{Key: templates.MetaPreheader, Value: pre},
 		{Key: templates.MetaPostal, Value: sel.List.PostalAddress},
@@ -133,7 +135,11 @@ func (c Composer) email(sel Selection, pre string) hermes.Email {
 	for _, b := range sel.Blocks {
 		rows = append(rows, row(templates.KindSection, b.Section.DisplayName(), "", "", "", ""))
 		for _, st := range b.Stories {
-			rows = append(rows, row(templates.KindStory, st.Section, st.Title, st.URL, Truncate(st.Teaser, TeaserLength), ""))
+			r := row(templates.KindStory, st.Section, st.Title, st.URL, Truncate(st.Teaser, TeaserLength), "")
+			if img, ok := sel.Images[st.ID]; ok && img.URL != "" {
+				r = append(r, hermes.Entry{Key: templates.ColImage, Value: img.URL}, hermes.Entry{Key: templates.ColImageHeight, Value: imageHeight(img)})
+			}
+			rows = append(rows, r)
 		}
 	}
 	for _, st := range sel.More {
@@ -158,6 +164,16 @@ func row(kind, section, title, link, teaser, date string) []hermes.Entry {
 		{Key: templates.ColTeaser, Value: teaser},
 		{Key: templates.ColDate, Value: date},
 	}
+}
+
+// imageHeight is the picture's height at the theme's column width, so
+// that its box keeps the picture's proportions; "" when the size is
+// unknown (clients then scale it by its width alone).
+func imageHeight(img Image) string {
+	if img.Width <= 0 || img.Height <= 0 {
+		return ""
+	}
+	return strconv.Itoa((img.Height*templates.ImageWidth + img.Width/2) / img.Width)
 }
 
 // ArchiveURL is the web version of an edition, without personal data.

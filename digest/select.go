@@ -44,6 +44,19 @@ type Selection struct {
 	WindowEnd   time.Time
 	Blocks      []Block
 	More        []stories.Story
+	// Images are optional pictures of lead stories, by story ID: the
+	// store keeps none yet, so a caller that has them (a feed, a test)
+	// fills them in before Compose. The theme shows each above its
+	// story's headline, with the headline as its alt text.
+	Images map[int64]Image
+}
+
+// Image is a story's picture as the theme shows it: a URL and its
+// intrinsic size in pixels (0 when unknown), so clients that size images
+// from attributes (Outlook) reserve the right box.
+type Image struct {
+	URL           string
+	Width, Height int
 }
 
 // Empty reports whether no section has a story.

@@ -20,7 +20,10 @@ import (
 
 // Metadata keys in Body.Dictionary.
 const (
-	MetaListTitle  = "list_title"
+	MetaListTitle = "list_title"
+	// MetaSubject is the message's subject, which the HTML repeats as
+	// its <title> (screen readers announce it first).
+	MetaSubject    = "subject"
 	MetaDate       = "date"
 	MetaPreheader  = "preheader"
 	MetaPostal     = "postal_address"
@@ -39,7 +42,17 @@ const (
 	ColURL     = "url"
 	ColTeaser  = "teaser"
 	ColDate    = "date"
+	// ColImage is the URL of a lead story's picture (empty for none);
+	// its alt text is the story's title.
+	ColImage = "image"
+	// ColImageHeight is the picture's height in pixels at the theme's
+	// column width, "" when unknown.
+	ColImageHeight = "image_height"
 )
+
+// ImageWidth is the width in pixels of a story picture: the column, 600
+// px less the cells' side padding.
+const ImageWidth = 552
 
 // Row kinds.
 const (
