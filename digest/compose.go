@@ -3,7 +3,6 @@ package digest
 import (
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -137,7 +136,7 @@ func (c Composer) email(sel Selection, subject, pre string) hermes.Email {
 		for _, st := range b.Stories {
 			r := row(templates.KindStory, st.Section, st.Title, st.URL, Truncate(st.Teaser, TeaserLength), "")
 			if img, ok := sel.Images[st.ID]; ok && img.URL != "" {
-				r = append(r, hermes.Entry{Key: templates.ColImage, Value: img.URL}, hermes.Entry{Key: templates.ColImageHeight, Value: imageHeight(img)})
+				r = append(r, hermes.Entry{Key: templates.ColImage, Value: img.URL})
 			}
 			rows = append(rows, r)
 		}
@@ -164,16 +163,6 @@ func row(kind, section, title, link, teaser, date string) []hermes.Entry {
 		{Key: templates.ColTeaser, Value: teaser},
 		{Key: templates.ColDate, Value: date},
 	}
-}
-
-// imageHeight is the picture's height at the theme's column width, so
-// that its box keeps the picture's proportions; "" when the size is
-// unknown (clients then scale it by its width alone).
-func imageHeight(img Image) string {
-	if img.Width <= 0 || img.Height <= 0 {
-		return ""
-	}
-	return strconv.Itoa((img.Height*templates.ImageWidth + img.Width/2) / img.Width)
 }
 
 // ArchiveURL is the web version of an edition, without personal data.

@@ -51,12 +51,10 @@ type Selection struct {
 	Images map[int64]Image
 }
 
-// Image is a story's picture as the theme shows it: a URL and its
-// intrinsic size in pixels (0 when unknown), so clients that size images
-// from attributes (Outlook) reserve the right box.
+// Image is a story's picture. The theme sizes it to the column (its
+// height follows from its proportions), so only its address is needed.
 type Image struct {
-	URL           string
-	Width, Height int
+	URL string
 }
 
 // Empty reports whether no section has a story.

@@ -42,17 +42,12 @@ const (
 	ColURL     = "url"
 	ColTeaser  = "teaser"
 	ColDate    = "date"
-	// ColImage is the URL of a lead story's picture (empty for none);
-	// its alt text is the story's title.
+	// ColImage is the URL of a lead story's picture (absent for none);
+	// its alt text is the story's title. The theme shows it at the
+	// column's width (552 px: 600 less the cells' side padding) and
+	// scales it down with the column.
 	ColImage = "image"
-	// ColImageHeight is the picture's height in pixels at the theme's
-	// column width, "" when unknown.
-	ColImageHeight = "image_height"
 )
-
-// ImageWidth is the width in pixels of a story picture: the column, 600
-// px less the cells' side padding.
-const ImageWidth = 552
 
 // Row kinds.
 const (

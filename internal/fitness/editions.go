@@ -104,13 +104,13 @@ func RTL() digest.Selection {
 	}
 }
 
-// WithImages gives every lead story of sel a picture (a 1200 x 675
-// JPEG on the newsroom's image host).
+// WithImages gives every lead story of sel a picture (a JPEG on the
+// newsroom's image host).
 func WithImages(sel digest.Selection) digest.Selection {
 	sel.Images = map[int64]digest.Image{}
 	for _, b := range sel.Blocks {
 		for _, st := range b.Stories {
-			sel.Images[st.ID] = digest.Image{URL: fmt.Sprintf("%s/images/%d/lead-1200x675.jpg", BaseURL, st.ID), Width: 1200, Height: 675}
+			sel.Images[st.ID] = digest.Image{URL: fmt.Sprintf("%s/images/%d/lead-1200x675.jpg", BaseURL, st.ID)}
 		}
 	}
 	return sel

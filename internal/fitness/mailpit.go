@@ -242,7 +242,7 @@ type Report struct {
 // no) support among caniemail's client versions times the share of the
 // message's elements that use it.
 type Total struct {
-	Nodes, Tests                      int
+	Nodes, Tests                    int
 	Supported, Partial, Unsupported float64
 }
 
