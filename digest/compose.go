@@ -254,8 +254,13 @@ func shortDate(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format("2 January 2006")
 }
 
+// TextWidth is where the plain-text part wraps: RFC 5322's 78
+// characters, which every mail reader shows without wrapping it again.
+const TextWidth = 78
+
 // tidyText trims trailing spaces and runs of blank lines that html2text
-// leaves, so the text part reads cleanly.
+// leaves, and wraps long lines at TextWidth, so the text part reads
+// cleanly.
 func tidyText(s string) string {
 	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
 	out := make([]string, 0, len(lines))
@@ -270,7 +275,31 @@ func tidyText(s string) string {
 		} else {
 			blank = 0
 		}
-		out = append(out, l)
+		out = append(out, wrap(l, TextWidth)...)
 	}
 	return strings.TrimSpace(strings.Join(out, "\n")) + "\n"
+}
+
+// wrap breaks a line at spaces so that no piece is longer than width
+// characters, except a single word longer than that (a URL), which
+// stays whole on its own line: a broken URL no longer opens.
+func wrap(line string, width int) []string {
+	if utf8.RuneCountInString(line) <= width {
+		return []string{line}
+	}
+	var out []string
+	cur, n := "", 0
+	for _, w := range strings.Fields(line) {
+		wn := utf8.RuneCountInString(w)
+		switch {
+		case n == 0:
+			cur, n = w, wn
+		case n+1+wn <= width:
+			cur, n = cur+" "+w, n+1+wn
+		default:
+			out = append(out, cur)
+			cur, n = w, wn
+		}
+	}
+	return append(out, cur)
 }

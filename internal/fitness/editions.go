@@ -47,9 +47,8 @@ func Cases() []Case {
 var published = time.Date(2026, 11, 27, 18, 30, 0, 0, time.UTC)
 
 func story(id int64, section, title, teaser string) stories.Story {
-	slug := strings.ToLower(strings.Join(strings.Fields(title)[:2], "-"))
 	return stories.Story{ID: id, Section: section, Title: title, Teaser: teaser,
-		URL: fmt.Sprintf("%s/%d/%s", BaseURL, id, slug), PublishedAt: published}
+		URL: fmt.Sprintf("%s/stories/%d?utm_source=digest&utm_medium=email", BaseURL, id), PublishedAt: published}
 }
 
 // Typical is a typical day, as on the front page the digest comes from:
@@ -122,7 +121,7 @@ func WithImages(sel digest.Selection) digest.Selection {
 // its longest, and digest.DefaultMoreHeadlines more headlines.
 func Largest() digest.Selection {
 	sel := Typical()
-	sel.List.Title = strings.Repeat("The Daily Digest of Springfield ", 6)[:200]
+	sel.List.Title = strings.Repeat("The Daily Digest of Springfield ", 7)[:200]
 	long := func(n int) string {
 		return strings.TrimSpace(strings.Repeat("Leaders pledge to spare no effort on a fair supply of vaccines ", 4)[:n])
 	}
