@@ -325,3 +325,20 @@ const (
 	MinSupported   = 95.0
 	MaxUnsupported = 0.5
 )
+
+// Message is ed as delivery builds it for Reader, in RFC 5322 form (for
+// SpamAssassin, or to look at).
+func Message(ed digest.Edition, list subscribers.List) ([]byte, error) {
+	if list.From == "" {
+		list.From = "Digest <news@example.com>"
+	}
+	msg, err := delivery.BuildMessage(ed, delivery.Envelope{List: list, Sub: Reader(), BaseURL: BaseURL})
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	if _, err := msg.WriteTo(&b); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}
