@@ -41,6 +41,7 @@ import (
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/metrics"
+	"github.com/newsroom/digest/schedule"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
 )
@@ -337,7 +338,7 @@ func (s *Scheduler) reload(ctx context.Context) error {
 			s.cron.Remove(j.entry)
 			j.scheduled = false
 		}
-		sched, err := ParseSchedule(l.Schedule, l.TimeZone, s.WithSeconds)
+		sched, err := s.parse(l)
 		if err != nil {
 			j.valid = false
 			s.Logger.Error("list not scheduled: "+err.Error()+"; fix it with digest lists update "+l.Name+" --schedule/--tz; the other lists still run",
@@ -354,7 +355,7 @@ func (s *Scheduler) reload(ctx context.Context) error {
 			msg = "list rescheduled"
 		}
 		s.Logger.Info(msg, "list", l.Name, "schedule", l.Schedule, "tz", sched.Location().String(),
-			"next", sched.Next(s.now()).In(sched.Location()).Format(time.RFC3339))
+			"next", sched.NextEdition(s.now()).In(sched.Location()).Format(time.RFC3339))
 	}
 	for id, j := range s.jobs {
 		if !seen[id] {
@@ -366,6 +367,15 @@ func (s *Scheduler) reload(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// parse reads a list's schedule as lists show does (List.NextRun), with
+// a seconds field in tests.
+func (s *Scheduler) parse(l subscribers.List) (schedule.Schedule, error) {
+	if s.WithSeconds {
+		return schedule.ParseWithSeconds(l.Schedule, l.TimeZone)
+	}
+	return schedule.Parse(l.Schedule, l.TimeZone)
 }
 
 // Check starts, for every valid list that is not running, the run its
@@ -419,12 +429,12 @@ type decision struct {
 }
 
 // decide says what the list's latest fire at or before now calls for.
-func (s *Scheduler) decide(ctx context.Context, listID int64, sched Schedule, now time.Time) (decision, error) {
+func (s *Scheduler) decide(ctx context.Context, listID int64, sched schedule.Schedule, now time.Time) (decision, error) {
 	fire := sched.Latest(now, s.Grace+26*time.Hour)
 	if fire.IsZero() {
 		return decision{}, nil
 	}
-	d := decision{fire: fire, date: fire.In(sched.Location()).Format(digest.DateLayout)}
+	d := decision{fire: fire, date: sched.Date(fire)}
 	r, found, err := s.runs.get(ctx, listID, d.date)
 	if err != nil {
 		return d, err
@@ -460,11 +470,11 @@ type listJob struct {
 	name, expr, zone string
 	loaded, valid    bool
 	scheduled        bool
-	sched            Schedule
+	sched            schedule.Schedule
 	entry            cron.EntryID
 }
 
-func (j *listJob) schedule() (Schedule, string) {
+func (j *listJob) schedule() (schedule.Schedule, string) {
 	j.s.mu.Lock()
 	defer j.s.mu.Unlock()
 	return j.sched, j.name

@@ -14,6 +14,7 @@ import (
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/internal/smtptest"
+	"github.com/newsroom/digest/schedule"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -265,7 +266,7 @@ func TestInvalidScheduleOrZoneIsReportedAndSkipped(t *testing.T) {
 
 func TestAutumnRepeatedHourSendsOnce(t *testing.T) {
 	ny, _ := time.LoadLocation("America/New_York")
-	sched, err := ParseSchedule("30 1 * * *", "America/New_York", false)
+	sched, err := schedule.Parse("30 1 * * *", "America/New_York")
 	if err != nil {
 		t.Fatal(err)
 	}
