@@ -615,13 +615,7 @@ func (s *Scheduler) execute(ctx context.Context, log *slog.Logger, list subscrib
 		}
 		log.Info("edition built", "edition", ed.ID, "stories", len(ed.StoryIDs), "subject", ed.Subject)
 	}
-	started := time.Now()
-	sum, err := s.Deliver(ctx, ed, list)
-	if sum.Duration <= 0 {
-		// The Foundation's Send sets Duration in a defer after its
-		// unnamed result is copied, so it reports 0: time it here.
-		sum.Duration = time.Since(started)
-	}
+	sum, err := s.Deliver(ctx, ed, list) // Send reports its own Duration
 	if err == nil && ctx.Err() != nil {
 		// Stopped at the end or just after: call it interrupted, so the
 		// next start makes sure; a resume sends nobody twice.

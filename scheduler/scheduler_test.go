@@ -453,7 +453,7 @@ func TestDeferredRecipientsAreRetriedWithinGrace(t *testing.T) {
 		}
 		defer tr.Close()
 		// As digest serve does: retry the edition's deferred deliveries.
-		return (&delivery.Sender{DB: s.DB, Subs: s.Subs, Transport: tr, BaseURL: "https://news.example.com", Now: e.now,
+		return (&delivery.Sender{DB: s.DB, Transport: tr, BaseURL: "https://news.example.com", Now: e.now,
 			RetryDeferred: true, MaxAttempts: 2, RetryBase: time.Millisecond, RetryMax: time.Millisecond}).Send(ctx, ed, l)
 	}
 	stop := e.start(s)
