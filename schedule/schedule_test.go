@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -100,17 +101,28 @@ func TestSpringGapFiresOnce(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		s, err := Parse(tt.expr, tt.zone)
-		if err != nil {
-			t.Fatal(err)
-		}
-		at := tt.from
-		for i, want := range tt.want {
-			at = s.Next(at)
-			if !at.Equal(want) {
-				t.Errorf("%s %q fire %d: %s, want %s", tt.zone, tt.expr, i+1, at.UTC(), want)
-				break
-			}
+		s := mustParse(t, tt.expr, tt.zone)
+		checkSteps(t, fmt.Sprintf("%s %q fire", tt.zone, tt.expr), s.Next, tt.from, tt.want)
+	}
+}
+
+func mustParse(t *testing.T, expr, zone string) Schedule {
+	t.Helper()
+	s, err := Parse(expr, zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// checkSteps applies step from from, once per wanted time.
+func checkSteps(t *testing.T, what string, step func(time.Time) time.Time, from time.Time, want []time.Time) {
+	t.Helper()
+	at := from
+	for i, w := range want {
+		if at = step(at); !at.Equal(w) {
+			t.Errorf("%s %d: %s, want %s", what, i+1, at.UTC(), w)
+			return
 		}
 	}
 }
@@ -178,17 +190,7 @@ func TestNextEdition(t *testing.T) {
 		{"never", "UTC", "0 6 31 2 *", utc(2026, 1, 1, 0, 0), []time.Time{{}}},
 	}
 	for _, tt := range tests {
-		s, err := Parse(tt.expr, tt.zone)
-		if err != nil {
-			t.Fatal(err)
-		}
-		at := tt.from
-		for i, want := range tt.want {
-			at = s.NextEdition(at)
-			if !at.Equal(want) {
-				t.Errorf("%s: edition %d at %s, want %s", tt.name, i+1, at.UTC(), want)
-				break
-			}
-		}
+		s := mustParse(t, tt.expr, tt.zone)
+		checkSteps(t, tt.name+": edition", s.NextEdition, tt.from, tt.want)
 	}
 }
