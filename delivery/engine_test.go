@@ -421,3 +421,33 @@ func TestRetryFailedAfterRelayFix(t *testing.T) {
 	}
 	checkExactlyOnce(t, f, srv, ed.ID, nil, 0)
 }
+
+// BounceLimit 0 means never, as bounce_limit = 0 does in digest.toml: the
+// zero value is no hidden default of 3.
+func TestBounceLimitZeroNeverBounces(t *testing.T) {
+	f := newFixture(t, 2)
+	f.addStories(3, 100)
+	const bad = "sub00001@example.org"
+	srv := smtptest.Start(t, func(s *smtptest.Server) {
+		s.RcptHook = func(to string) error {
+			if to == bad {
+				return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}
+			}
+			return nil
+		}
+	})
+	s := f.sender(t, srv.URL())
+	s.BounceLimit = 0
+	for _, date := range []string{"2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"} {
+		sum, err := s.Send(f.ctx, f.edition(date), f.list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Failed != 1 || sum.Bounced != 0 {
+			t.Fatalf("%s: %+v, want the refused address failed and nobody bounced", date, sum)
+		}
+	}
+	if got := f.membership(bad); got != "active" {
+		t.Errorf("after four refusals in a row with BounceLimit 0 the membership is %s, want active", got)
+	}
+}

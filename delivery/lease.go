@@ -85,10 +85,11 @@ func (s *Sender) holdLease(ctx context.Context, ed digest.Edition, list subscrib
 // When it cannot (still busy), the run goes on: the requests stay in the
 // journal, and serve writes them within seconds.
 func (s *Sender) applyJournal(ctx context.Context) {
-	if s.Subs == nil || s.DB.Path == "" {
+	if s.DB.Path == "" {
 		return
 	}
-	if n, err := s.Subs.ApplyJournal(ctx, &subscribers.Journal{Path: subscribers.JournalPath(s.DB.Path)}); err != nil {
+	subs := &subscribers.Store{DB: s.DB, Now: s.Now}
+	if n, err := subs.ApplyJournal(ctx, &subscribers.Journal{Path: subscribers.JournalPath(s.DB.Path)}); err != nil {
 		s.logf("journalled unsubscribes not written yet: %v", err)
 	} else if n > 0 {
 		s.logf("%d journalled unsubscribes written before sending", n)

@@ -315,9 +315,10 @@ func (w *ledgerWriter) run() {
 }
 
 // commit writes a batch and returns the outcomes that made their
-// subscriber bounced. All outcomes of the batch go in one UPDATE (they
-// travel as a JSON array), so a batch that only records outcomes is one
-// statement in SQLite's implicit transaction; pages to queue and bounce
+// subscriber bounced. All outcomes of the batch go in one INSERT ... ON
+// CONFLICT DO UPDATE (they travel as a JSON array; a row already queued
+// is updated, a missing one inserted), so a batch that only records
+// outcomes is one statement in SQLite's implicit transaction; pages to queue and bounce
 // bookkeeping add an explicit transaction around it. The statements are
 // prepared once per run on the writer's own connection: with SQLite in
 // pure Go, statement overhead, not I/O, is what a commit costs.

@@ -99,7 +99,6 @@ const (
 // their outcomes to one ledger writer.
 type Sender struct {
 	DB        *store.DB
-	Subs      *subscribers.Store
 	Transport Transport
 	BaseURL   string
 	Now       func() time.Time
@@ -135,7 +134,9 @@ type Sender struct {
 	// whoever runs --retry-deferred (default 15m).
 	DeferFor time.Duration
 	// BounceLimit is how many permanent refusals in a row, across
-	// editions, mark a subscriber bounced (default 3; negative: never).
+	// editions, mark a subscriber bounced; 0 (the zero value) or less
+	// means never, as bounce_limit = 0 does in digest.toml. The CLI passes
+	// its configuration, subscribers.DefaultBounceLimit unless changed.
 	BounceLimit int
 	// BreakerWindow and BreakerRatio stop the run when at least that
 	// share of the last BreakerWindow attempts failed (defaults 20, 0.9).
@@ -194,9 +195,6 @@ func (s *Sender) settings() settings {
 	}
 	if c.maxAttempts <= 0 {
 		c.maxAttempts = DefaultMaxAttempts
-	}
-	if c.bounceLimit == 0 {
-		c.bounceLimit = subscribers.DefaultBounceLimit
 	}
 	if c.window <= 0 {
 		c.window = DefaultBreakerWindow
@@ -484,8 +482,10 @@ func (r *run) dispatch(ctx context.Context, fresh <-chan *job, work chan<- *job,
 	}
 	for {
 		if inFlight == 0 && (stopping || (!freshOpen && next == nil && retries.Len() == 0)) {
+			// Nothing is drained: halt closed stop, so a producer blocked on
+			// a full fresh channel returns, and the recipients it had read
+			// stay queued in the ledger for the next run.
 			close(work)
-			// Drain what the producer had read, so it can see stop.
 			return stopErr
 		}
 		var sendCh chan<- *job

@@ -12,13 +12,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom/digest/schedule"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
 )
 
-// DateLayout is the form of an edition's date (the list's local date).
-const DateLayout = "2006-01-02"
+// DateLayout is the form of an edition's date (the list's local date):
+// the schedule's, since a fire's local date names the edition it sends.
+const DateLayout = schedule.DateLayout
 
 // FirstWindow is how far back the first edition of a list looks.
 const FirstWindow = 24 * time.Hour

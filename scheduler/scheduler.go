@@ -42,6 +42,7 @@ import (
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/lease"
 	"github.com/newsroom/digest/metrics"
+	"github.com/newsroom/digest/schedule"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
 )
@@ -345,7 +346,7 @@ func (s *Scheduler) reload(ctx context.Context) error {
 			s.cron.Remove(j.entry)
 			j.scheduled = false
 		}
-		sched, err := ParseSchedule(l.Schedule, l.TimeZone, s.WithSeconds)
+		sched, err := s.parse(l)
 		if err != nil {
 			j.valid = false
 			s.Logger.Error("list not scheduled: "+err.Error()+"; fix it with digest lists update "+l.Name+" --schedule/--tz; the other lists still run",
@@ -362,7 +363,7 @@ func (s *Scheduler) reload(ctx context.Context) error {
 			msg = "list rescheduled"
 		}
 		s.Logger.Info(msg, "list", l.Name, "schedule", l.Schedule, "tz", sched.Location().String(),
-			"next", sched.Next(s.now()).In(sched.Location()).Format(time.RFC3339))
+			"next", sched.NextEdition(s.now()).In(sched.Location()).Format(time.RFC3339))
 	}
 	for id, j := range s.jobs {
 		if !seen[id] {
@@ -374,6 +375,15 @@ func (s *Scheduler) reload(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// parse reads a list's schedule as lists show does (List.NextRun), with
+// a seconds field in tests.
+func (s *Scheduler) parse(l subscribers.List) (schedule.Schedule, error) {
+	if s.WithSeconds {
+		return schedule.ParseWithSeconds(l.Schedule, l.TimeZone)
+	}
+	return schedule.Parse(l.Schedule, l.TimeZone)
 }
 
 // Check starts, for every valid list that is not running, the run its
@@ -427,12 +437,12 @@ type decision struct {
 }
 
 // decide says what the list's latest fire at or before now calls for.
-func (s *Scheduler) decide(ctx context.Context, listID int64, sched Schedule, now time.Time) (decision, error) {
+func (s *Scheduler) decide(ctx context.Context, listID int64, sched schedule.Schedule, now time.Time) (decision, error) {
 	fire := sched.Latest(now, s.Grace+26*time.Hour)
 	if fire.IsZero() {
 		return decision{}, nil
 	}
-	d := decision{fire: fire, date: fire.In(sched.Location()).Format(digest.DateLayout)}
+	d := decision{fire: fire, date: sched.Date(fire)}
 	r, found, err := s.runs.get(ctx, listID, d.date)
 	if err != nil {
 		return d, err
@@ -468,11 +478,11 @@ type listJob struct {
 	name, expr, zone string
 	loaded, valid    bool
 	scheduled        bool
-	sched            Schedule
+	sched            schedule.Schedule
 	entry            cron.EntryID
 }
 
-func (j *listJob) schedule() (Schedule, string) {
+func (j *listJob) schedule() (schedule.Schedule, string) {
 	j.s.mu.Lock()
 	defer j.s.mu.Unlock()
 	return j.sched, j.name
@@ -613,20 +623,14 @@ func (s *Scheduler) execute(ctx context.Context, log *slog.Logger, list subscrib
 		}
 		log.Info("edition built", "edition", ed.ID, "stories", len(ed.StoryIDs), "subject", ed.Subject)
 	}
-	started := time.Now()
-	sum, err := s.Deliver(ctx, ed, list)
-	if sum.Duration <= 0 {
-		// The Foundation's Send sets Duration in a defer after its
-		// unnamed result is copied, so it reports 0: time it here.
-		sum.Duration = time.Since(started)
-	}
+	sum, err := s.Deliver(ctx, ed, list) // Send reports its own Duration
 	if err == nil && ctx.Err() != nil {
 		// Stopped at the end or just after: call it interrupted, so the
 		// next start makes sure; a resume sends nobody twice.
 		err = ctx.Err()
 	}
 	if s.Metrics != nil {
-		s.Metrics.Delivered(list.Name, sum)
+		s.Metrics.Delivered(list.Name, sum.Sent, sum.Deferred, sum.Failed, sum.Duration)
 	}
 	attrs := []any{"edition", ed.ID, "sent", sum.Sent, "already", sum.Already, "deferred", sum.Deferred,
 		"failed", sum.Failed, "duration", sum.Duration.Round(time.Millisecond).String()}

@@ -14,6 +14,7 @@ import (
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/internal/smtptest"
+	"github.com/newsroom/digest/schedule"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -265,7 +266,7 @@ func TestInvalidScheduleOrZoneIsReportedAndSkipped(t *testing.T) {
 
 func TestAutumnRepeatedHourSendsOnce(t *testing.T) {
 	ny, _ := time.LoadLocation("America/New_York")
-	sched, err := ParseSchedule("30 1 * * *", "America/New_York", false)
+	sched, err := schedule.Parse("30 1 * * *", "America/New_York")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,7 +429,7 @@ func TestDeferredRecipientsAreRetriedWithinGrace(t *testing.T) {
 		}
 		defer tr.Close()
 		// As digest serve does: retry the edition's deferred deliveries.
-		return (&delivery.Sender{DB: s.DB, Subs: s.Subs, Transport: tr, BaseURL: "https://news.example.com", Now: e.now,
+		return (&delivery.Sender{DB: s.DB, Transport: tr, BaseURL: "https://news.example.com", Now: e.now,
 			RetryDeferred: true, MaxAttempts: 2, RetryBase: time.Millisecond, RetryMax: time.Millisecond}).Send(ctx, ed, l)
 	}
 	stop := e.start(s)

@@ -308,7 +308,7 @@ func (s *site) sendEdition(listName string) digest.Edition {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	sender := &delivery.Sender{DB: s.db, Subs: s.subs, Transport: delivery.Outbox{Dir: s.t.TempDir()}, BaseURL: "https://news.example.com"}
+	sender := &delivery.Sender{DB: s.db, Transport: delivery.Outbox{Dir: s.t.TempDir()}, BaseURL: "https://news.example.com"}
 	if sum, err := sender.Send(s.ctx, ed, list); err != nil || sum.Sent != 1 {
 		s.t.Fatalf("send: %+v, %v", sum, err)
 	}

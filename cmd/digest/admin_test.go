@@ -257,6 +257,7 @@ func TestAdminBadInput(t *testing.T) {
 		{"create without from", []string{"lists", "create", "weekly"}, 2, "--from is required"},
 		{"header injection in from", []string{"lists", "create", "weekly", "--from", "Eve\r\nBcc: x@y <eve@example.com>"}, 2, "line break"},
 		{"bad schedule", []string{"lists", "create", "weekly", "--from", "w@example.com", "--schedule", "every day"}, 2, "five-field cron"},
+		{"interval schedule", []string{"lists", "create", "weekly", "--from", "w@example.com", "--schedule", "@every 5m"}, 2, "is an interval"},
 		{"bad time zone", []string{"lists", "create", "weekly", "--from", "w@example.com", "--tz", "Paris"}, 2, "IANA"},
 		{"bad direction", []string{"lists", "create", "weekly", "--from", "w@example.com", "--direction", "down"}, 2, "ltr or rtl"},
 		{"bad list name", []string{"lists", "create", "My List", "--from", "w@example.com"}, 2, "lower-case"},

@@ -108,16 +108,21 @@ func (a *App) rootCommand() *cobra.Command {
 }
 
 // flagSettings maps flags to the configuration fields they override; a
-// flag wins only when it was given.
+// flag wins only when it was given. Flags parse through the same setters
+// as the DIGEST_* variables, so a value reads the same from either, and
+// one Validate checks the result before any command runs.
 var flagSettings = map[string]func(*config.Config, string){
 	"db":       func(c *config.Config, v string) { c.DB = v },
 	"base-url": func(c *config.Config, v string) { c.BaseURL = v },
 	"smtp":     func(c *config.Config, v string) { c.SMTPURL = v },
 	"outbox":   func(c *config.Config, v string) { c.Outbox = v },
 
-	"http":         func(c *config.Config, v string) { c.HTTP = v },
-	"log-format":   func(c *config.Config, v string) { c.LogFormat = v },
-	"grace":        func(c *config.Config, v string) { c.CatchUpGrace = v },
+	"http":         config.Env["DIGEST_HTTP"],
+	"log-format":   config.Env["DIGEST_LOG_FORMAT"],
+	"log-level":    config.Env["DIGEST_LOG_LEVEL"],
+	"grace":        config.Env["DIGEST_CATCH_UP_GRACE"],
+	"reload":       config.Env["DIGEST_RELOAD"],
+	"lease-ttl":    config.Env["DIGEST_LEASE_TTL"],
 	"concurrency":  config.Env["DIGEST_CONCURRENCY"],
 	"rate":         config.Env["DIGEST_RATE"],
 	"max-per-hour": config.Env["DIGEST_MAX_PER_HOUR"],

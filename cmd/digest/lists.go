@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	sched "github.com/newsroom/digest/schedule"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -33,7 +34,7 @@ func (lf *listFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&lf.address, "address", "", "postal address for the footer")
 	f.StringVar(&lf.prefix, "subject-prefix", "", "text before every subject, e.g. [Daily]")
 	f.StringVar(&lf.sections, "sections", "", "comma-separated sections to include (default: all)")
-	f.StringVar(&lf.schedule, "schedule", "", `five-field cron expression (default "`+subscribers.DefaultSchedule+`")`)
+	f.StringVar(&lf.schedule, "schedule", "", `five-field cron expression or @daily-style descriptor; no @every intervals (default "`+subscribers.DefaultSchedule+`")`)
 	f.StringVar(&lf.tz, "tz", "", "IANA time zone of the schedule and dates, e.g. Europe/Paris (default UTC)")
 	f.StringVar(&lf.title, "title", "", "title in subjects and headers (default: the name)")
 	f.StringVar(&lf.language, "language", "", "BCP 47 language of the edition, e.g. en, ar (default en)")
@@ -81,8 +82,10 @@ func (a *App) listsCreateCommand() *cobra.Command {
 		Short: "Create a list",
 		Long: `Create a list. NAME is lower-case letters, digits, - and _; it appears in
 unsubscribe links and cannot change later. --from is required. The schedule is a
-five-field cron expression (minute hour day-of-month month day-of-week) read in
-the list's time zone; the daemon acts on it.`,
+five-field cron expression (minute hour day-of-month month day-of-week) or a
+descriptor like @daily, read in the list's time zone; the daemon sends one
+edition per local date, at the date's first fire. Intervals (@every 5m) are
+refused.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("from") {
@@ -231,6 +234,9 @@ func (a *App) printList(lc subscribers.ListCounts) error {
 	schedule := lc.Schedule
 	if t := nextRun(lc.List, a.now()); t != nil {
 		schedule += "  (next: " + t.Format("Mon 2006-01-02 15:04 MST") + ")"
+	} else if _, err := sched.Parse(lc.Schedule, lc.TimeZone); err != nil {
+		// Stored before the check was as strict as the daemon.
+		schedule += "  (the daemon does not run it: " + err.Error() + ")"
 	}
 	c := lc.Subscribers
 	for _, kv := range [][2]string{

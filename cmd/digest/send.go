@@ -86,7 +86,7 @@ until it ends and then sends to whoever it left out.`,
 	f.String("outbox", "", "folder for .eml files when no SMTP URL is set (default ./outbox)")
 	f.BoolVar(&force, "force", false, "build an edition even when there is nothing new")
 	f.StringVar(&testTo, "test", "", "send a [TEST] copy to these addresses only (comma-separated); records nothing")
-	f.Int("concurrency", 4, "SMTP connections used at once (env DIGEST_CONCURRENCY)")
+	f.Int("concurrency", delivery.DefaultConcurrency, "SMTP connections used at once (env DIGEST_CONCURRENCY)")
 	f.Float64("rate", 0, "at most this many messages per second, 0 for no limit (env DIGEST_RATE)")
 	f.Int("max-per-hour", 0, "at most this many messages per hour, 0 for no limit (env DIGEST_MAX_PER_HOUR)")
 	f.BoolVar(&retryDeferred, "retry-deferred", false, "also retry the edition's deferred deliveries")
@@ -182,9 +182,10 @@ func (a *App) deliverWith(t delivery.Transport, ed digest.Edition, list subscrib
 }
 
 // sender is the delivery engine with the configured settings, the same
-// for digest send and digest serve.
+// for digest send and digest serve. It opens the store itself rather than
+// relying on an earlier call having done so.
 func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format string, args ...any)) (*delivery.Sender, error) {
-	subs, err := a.subscribers()
+	db, err := a.store()
 	if err != nil {
 		return nil, err
 	}
@@ -192,14 +193,10 @@ func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format strin
 	if err != nil {
 		return nil, usageError{err}
 	}
-	bounceLimit := a.cfg.BounceLimit
-	if bounceLimit == 0 {
-		bounceLimit = -1 // 0 in the configuration: never mark bounced
-	}
 	return &delivery.Sender{
-		DB: a.db, Subs: subs, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now, Logf: logf,
+		DB: db, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now, Logf: logf,
 		Concurrency: a.cfg.Concurrency, Rate: a.cfg.Rate, MaxPerHour: a.cfg.MaxPerHour,
-		RetryDeferred: o.retryDeferred, RetryFailed: o.retryFailed, BounceLimit: bounceLimit, DKIM: dkim, LedgerSync: a.cfg.LedgerSync,
+		RetryDeferred: o.retryDeferred, RetryFailed: o.retryFailed, BounceLimit: a.cfg.BounceLimit, DKIM: dkim, LedgerSync: a.cfg.LedgerSync,
 		Lease: o.lease,
 	}, nil
 }
