@@ -80,8 +80,8 @@ func (s Summary) Rate() float64 {
 type Progress struct {
 	Total, Done                     int
 	Sent, Deferred, Failed, Unknown int
-	Retries                int
-	Elapsed                time.Duration
+	Retries                         int
+	Elapsed                         time.Duration
 }
 
 // Errors that end a run early. The ledger is written in every case; the
@@ -245,8 +245,8 @@ type result struct {
 	// stopping); verdict is what the attempt tells the circuit breaker.
 	attempted bool
 	verdict   verdict
-	retry         bool
-	reply         string
+	retry     bool
+	reply     string
 	// fatal stops the run: the ledger failed, or the server refused the
 	// session.
 	fatal error
@@ -291,7 +291,7 @@ func (r *run) summary() Summary {
 		Sent: int(r.sent.Load()), Deferred: int(r.deferred.Load()), Failed: int(r.failed.Load()), Unknown: int(r.unknown.Load()),
 		Already: int(r.already.Load()), FailedBefore: int(r.failedBefore.Load()), DeferredBefore: int(r.deferredBefore.Load()),
 		UnknownBefore: int(r.unknownBefore.Load()),
-		Retries: int(r.retries.Load()), Bounced: int(r.bounced.Load()), Pending: int(r.total.Load()),
+		Retries:       int(r.retries.Load()), Bounced: int(r.bounced.Load()), Pending: int(r.total.Load()),
 	}
 }
 
