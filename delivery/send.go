@@ -254,7 +254,8 @@ type result struct {
 
 // Send delivers the edition to every active member of the list who has
 // not got it yet, and records each outcome in the ledger. A second run
-// sends nothing to anyone already sent. It stops with ErrConnect when the
+// sends nothing to anyone already sent, nor to anyone whose outcome is
+// unknown (unless RetryUnknown). It stops with ErrConnect when the
 // first SMTP session cannot be opened, ErrTooManyFailures when nearly all
 // recent attempts fail, and ErrInterrupted when ctx is cancelled; in
 // every case in-flight messages finish and the ledger is written first,
