@@ -122,6 +122,17 @@ func (b *breaker) String() string {
 	return fmt.Sprintf("%d of the last %d attempts failed, the last with %q", b.fails(), b.filled, b.last)
 }
 
+// needsAuth reports a reply saying that the relay takes no mail without a
+// login: 530 (RFC 4954 6), or a 5.7.0 refusal of MAIL FROM that says so
+// in other words.
+func (e *DeliveryError) needsAuth() bool {
+	if e.Code == 530 {
+		return true
+	}
+	class, subject, detail := enhancedCode(e.Reply)
+	return e.Stage == stageMail && class == '5' && subject == '7' && detail == "0" && strings.Contains(strings.ToLower(e.Reply), "auth")
+}
+
 // authRequired explains a 530 reply: the relay takes no mail before a
 // login (or before STARTTLS). It stops the run like a refused session.
 func (s *Sender) authRequired(de *DeliveryError) error {

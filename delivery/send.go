@@ -593,7 +593,7 @@ func (r *run) attempt(ctx context.Context, ss session, j *job, barrier func() er
 		op.status, op.clearBnc = StatusSent, j.p.bounces > 0
 	case errors.Is(sendErr, ErrSessionRefused):
 		return result{job: j, fatal: sendErr}
-	case errors.As(sendErr, &de) && de.Code == 530:
+	case errors.As(sendErr, &de) && de.needsAuth():
 		// The relay wants a login (or TLS) before any mail: every
 		// recipient would get the same, so none is marked; the rows
 		// stay queued for the run after the URL is fixed.
