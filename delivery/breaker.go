@@ -52,11 +52,11 @@ func (e *DeliveryError) verdict() verdict {
 		return relayFault
 	case e.Stage == stageMail || e.Stage == stageConnect:
 		return relayFault
-	case class == '5' && subject == '7':
+	case class == '5' && subject == '7', subject == '1' && (detail == "7" || detail == "8"):
+		// Policy refusals; X.1.7 and X.1.8 are about the sender's address.
 		return relayFault
-	case (subject == '1' || subject == '2') && detail != "7" && detail != "8":
-		// X.1.x addresses, X.2.x mailboxes (RFC 3463), except X.1.7 and
-		// X.1.8, which are about the sender.
+	case subject == '1' || subject == '2':
+		// X.1.x addresses, X.2.x mailboxes (RFC 3463): the recipient's own.
 		return healthy
 	}
 	return sameReply
