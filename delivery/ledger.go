@@ -96,6 +96,9 @@ type ledgerOp struct {
 	bounce   bool // a permanent refusal of the address
 	clearBnc bool // the subscriber had failures that a success clears
 	email    string
+	// drop deletes the queued row of a subscriber who left the list
+	// (unsubscribed, erased) before the message was handed over.
+	drop bool
 
 	ack chan error
 }
@@ -130,6 +133,11 @@ type ledgerWriter struct {
 	err error
 }
 
+// LedgerRetry is how long a ledger commit that finds the database locked
+// is tried again before the run stops (each try waits up to the busy
+// timeout).
+const LedgerRetry = 2 * time.Minute
+
 // maxBatch bounds one transaction.
 const maxBatch = 512
 
@@ -155,12 +163,16 @@ func newLedgerWriter(ctx context.Context, db *store.DB, editionID int64, workers
 		urgent: make(chan struct{}, 1), workers: workers, linger: 2 * time.Millisecond,
 	}
 	// One statement marks a whole page queued: the ids come as a JSON
-	// array. A deferred, failed or unknown row taken up again
-	// (--retry-deferred, --retry-failed, --retry-unknown: the producer
-	// only lists those) becomes queued; a sent row is never touched.
+	// array. Here and in the outcome statement a subscriber erased since
+	// the page was read (subscribers remove, mid-send) is left out: the
+	// erasure deleted their rows, and a new row would break the foreign
+	// key and stop the run. A deferred, failed or unknown row taken up
+	// again (--retry-deferred, --retry-failed, --retry-unknown: the
+	// producer only lists those) becomes queued; a sent row is never
+	// touched.
 	if w.queueStmt, err = conn.PrepareContext(ctx, `
 		INSERT INTO deliveries (edition_id, subscriber_id, status, attempts, updated_at)
-		SELECT ?, j.value, 'queued', 0, ? FROM json_each(?) AS j WHERE true
+		SELECT ?, j.value, 'queued', 0, ? FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM subscribers s WHERE s.id = j.value)
 		ON CONFLICT (edition_id, subscriber_id) DO UPDATE SET status = 'queued', updated_at = excluded.updated_at
 		WHERE deliveries.status IN ('deferred', 'failed', 'unknown')`); err != nil {
 		conn.Close()
@@ -180,7 +192,7 @@ func newLedgerWriter(ctx context.Context, db *store.DB, editionID int64, workers
 	if w.outcomeStmt, err = conn.PrepareContext(ctx, `
 		INSERT INTO deliveries (edition_id, subscriber_id, status, attempts, next_attempt_at, message_id, last_code, last_reply, updated_at)
 		SELECT ?3, j.value ->> 'sub', j.value ->> 'st', 1, j.value ->> 'nx', j.value ->> 'id', j.value ->> 'c', j.value ->> 'r', ?2
-		FROM json_each(?1) AS j WHERE true
+		FROM json_each(?1) AS j WHERE EXISTS (SELECT 1 FROM subscribers s WHERE s.id = j.value ->> 'sub')
 		ON CONFLICT (edition_id, subscriber_id) DO UPDATE SET status = excluded.status, attempts = deliveries.attempts + 1,
 			next_attempt_at = excluded.next_attempt_at, message_id = excluded.message_id,
 			last_code = excluded.last_code, last_reply = excluded.last_reply, updated_at = excluded.updated_at
@@ -280,7 +292,14 @@ func (w *ledgerWriter) run() {
 		err := w.failed()
 		var bounced []ledgerOp
 		if err == nil {
-			bounced, err = w.commit(batch)
+			// A long write elsewhere (an import batch, an erasure's
+			// checkpoint) can hold the lock past the busy timeout: wait
+			// for it a bounded time rather than stop the run.
+			err = store.RetryBusy(context.Background(), LedgerRetry, func() error {
+				var err error
+				bounced, err = w.commit(batch)
+				return err
+			})
 			if err != nil {
 				err = fmt.Errorf("write ledger: %w", err)
 				w.mu.Lock()
@@ -314,10 +333,10 @@ func (w *ledgerWriter) commit(batch []ledgerOp) (bounced []ledgerOp, err error) 
 	explicit := false
 	outcomes := w.outcomes[:0]
 	for _, op := range batch {
-		if op.queue != nil || op.clearBnc || op.bounce {
+		if op.queue != nil || op.clearBnc || op.bounce || op.drop {
 			explicit = true
 		}
-		if op.queue == nil {
+		if op.queue == nil && !op.drop {
 			outcomes = append(outcomes, outcomeJSON{Sub: op.sub, Status: op.status, Next: op.next, MsgID: op.msgID, Code: op.code, Reply: op.reply})
 		}
 	}
@@ -336,6 +355,12 @@ func (w *ledgerWriter) commit(batch []ledgerOp) (bounced []ledgerOp, err error) 
 		if op.queue != nil {
 			ids, _ := json.Marshal(op.queue)
 			if _, err := w.queueStmt.ExecContext(ctx, w.editionID, now, string(ids)); err != nil {
+				return nil, err
+			}
+		}
+		if op.drop {
+			if _, err := w.conn.ExecContext(ctx, `DELETE FROM deliveries WHERE edition_id = ? AND subscriber_id = ? AND status = 'queued'`,
+				w.editionID, op.sub); err != nil {
 				return nil, err
 			}
 		}

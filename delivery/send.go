@@ -3,6 +3,7 @@ package delivery
 import (
 	"container/heap"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/lease"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
 )
@@ -55,6 +57,9 @@ type Summary struct {
 	Retries int
 	// Bounced counts subscribers this run marked bounced.
 	Bounced int
+	// Left counts members who unsubscribed or were erased during the run,
+	// before their message was handed to the relay: not sent to.
+	Left int
 	// Pending is how many members the run set out to send to.
 	Pending  int
 	Duration time.Duration
@@ -162,6 +167,15 @@ type Sender struct {
 	// (the default) survives power loss, LedgerSyncNormal only a crash
 	// of the process but costs no fsync per commit.
 	LedgerSync string
+	// Lease is the list's send lease when the caller already holds it
+	// (digest send takes it before building the edition); when nil, Send
+	// takes it, and fails with a *LeaseBusyError while another process
+	// holds it unless WaitLease is set (then OnLeaseWait, when set, hears
+	// once who it waits for). LeaseTTL is its length (default 30s).
+	Lease       *lease.Held
+	WaitLease   bool
+	OnLeaseWait func(error)
+	LeaseTTL    time.Duration
 }
 
 // Ledger durability levels (see Sender.LedgerSync).
@@ -262,8 +276,14 @@ type result struct {
 // so the next run resumes.
 func (s *Sender) Send(ctx context.Context, ed digest.Edition, list subscribers.List) (Summary, error) {
 	start := time.Now()
+	held, release, err := s.holdLease(ctx, ed, list)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer release()
+	s.applyJournal(held.Context())
 	r := &run{s: s, cfg: s.settings(), ed: ed, list: list, start: start}
-	sum, err := r.send(ctx)
+	sum, err := r.send(held.Context())
 	sum.Duration = time.Since(start)
 	return sum, err
 }
@@ -280,11 +300,14 @@ type run struct {
 	tmpl     *digest.Template
 	limiters []*rate.Limiter
 	ledger   *ledgerWriter
+	member   *sql.Stmt // is the subscriber still an active member?
 
 	// Counters, written by the ledger goroutine after commits.
 	sent, deferred, failed, unknown, retries, bounced, total atomic.Int64
 	// Skips, written by the producer.
 	already, failedBefore, deferredBefore, unknownBefore atomic.Int64
+	// left: members gone before their message was handed over.
+	left atomic.Int64
 }
 
 func (r *run) summary() Summary {
@@ -293,6 +316,7 @@ func (r *run) summary() Summary {
 		Already: int(r.already.Load()), FailedBefore: int(r.failedBefore.Load()), DeferredBefore: int(r.deferredBefore.Load()),
 		UnknownBefore: int(r.unknownBefore.Load()),
 		Retries:       int(r.retries.Load()), Bounced: int(r.bounced.Load()), Pending: int(r.total.Load()),
+		Left: int(r.left.Load()),
 	}
 }
 
@@ -325,6 +349,11 @@ func (r *run) send(ctx context.Context) (Summary, error) {
 		return Summary{}, err
 	}
 	r.total.Store(int64(total))
+	if r.member, err = s.DB.PrepareContext(ctx, `SELECT EXISTS (SELECT 1 FROM memberships
+		WHERE list_id = ? AND subscriber_id = ? AND status = 'active')`); err != nil {
+		return Summary{}, fmt.Errorf("read recipients: %w", err)
+	}
+	defer r.member.Close()
 	if s.Rate > 0 {
 		r.limiters = append(r.limiters, rate.NewLimiter(rate.Limit(s.Rate), 1))
 	}
@@ -579,6 +608,22 @@ func (r *run) attempt(ctx context.Context, ss session, j *job, barrier func() er
 		if err := l.Wait(ctx); err != nil {
 			return result{job: j} // stopping: not attempted, stays queued
 		}
+	}
+	// Pages are read well before their messages go out (a rate limit can
+	// make that hours): someone who unsubscribed or was erased since is
+	// not sent to. One indexed lookup, just before the handover.
+	var active bool
+	if err := r.member.QueryRowContext(ctx, r.list.ID, sub.ID).Scan(&active); err != nil {
+		if ctx.Err() != nil {
+			return result{job: j} // stopping: stays queued
+		}
+		return result{job: j, fatal: fmt.Errorf("read recipients: %w", err)}
+	}
+	if !active {
+		r.left.Add(1)
+		r.total.Add(-1)
+		r.ledger.submit(ledgerOp{sub: sub.ID, drop: true})
+		return result{job: j}
 	}
 	key := fmt.Sprintf("%s-%s-%08d", r.ed.Date, fileSafe(r.list.Name), sub.ID)
 	sendErr := ss.deliver(ctx, key, m, barrier)

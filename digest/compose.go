@@ -72,7 +72,7 @@ func (c Composer) Compose(sel Selection) (Edition, error) {
 		ed.StoryIDs = append(ed.StoryIDs, st.ID)
 	}
 	h := c.hermes(sel)
-	email := c.email(sel, ed.Preheader)
+	email := c.email(sel, ed.Subject, ed.Preheader)
 	var err error
 	if ed.HTML, err = h.GenerateHTML(email); err != nil {
 		return ed, fmt.Errorf("render html: %w", err)
@@ -106,7 +106,7 @@ func (c Composer) hermes(sel Selection) hermes.Hermes {
 	}
 }
 
-func (c Composer) email(sel Selection, pre string) hermes.Email {
+func (c Composer) email(sel Selection, subject, pre string) hermes.Email {
 	accent := c.Brand.Accent
 	if accent == "" {
 		accent = templates.DefaultBrand.Accent
@@ -117,6 +117,7 @@ func (c Composer) email(sel Selection, pre string) hermes.Email {
 	}
 	meta := []hermes.Entry{
 		{Key: templates.MetaListTitle, Value: sel.List.DisplayTitle()},
+		{Key: templates.MetaSubject, Value: subject},
 		{Key: templates.MetaDate, Value: longDate(sel.Date)},
 		{Key: templates.MetaPreheader, Value: pre},
 		{Key: templates.MetaPostal, Value: sel.List.PostalAddress},
@@ -133,7 +134,11 @@ func (c Composer) email(sel Selection, pre string) hermes.Email {
 	for _, b := range sel.Blocks {
 		rows = append(rows, row(templates.KindSection, b.Section.DisplayName(), "", "", "", ""))
 		for _, st := range b.Stories {
-			rows = append(rows, row(templates.KindStory, st.Section, st.Title, st.URL, Truncate(st.Teaser, TeaserLength), ""))
+			r := row(templates.KindStory, st.Section, st.Title, st.URL, Truncate(st.Teaser, TeaserLength), "")
+			if img, ok := sel.Images[st.ID]; ok && img.URL != "" {
+				r = append(r, hermes.Entry{Key: templates.ColImage, Value: img.URL})
+			}
+			rows = append(rows, r)
 		}
 	}
 	for _, st := range sel.More {
@@ -249,8 +254,13 @@ func shortDate(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format("2 January 2006")
 }
 
+// TextWidth is where the plain-text part wraps: RFC 5322's 78
+// characters, which every mail reader shows without wrapping it again.
+const TextWidth = 78
+
 // tidyText trims trailing spaces and runs of blank lines that html2text
-// leaves, so the text part reads cleanly.
+// leaves, and wraps long lines at TextWidth, so the text part reads
+// cleanly.
 func tidyText(s string) string {
 	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
 	out := make([]string, 0, len(lines))
@@ -265,7 +275,31 @@ func tidyText(s string) string {
 		} else {
 			blank = 0
 		}
-		out = append(out, l)
+		out = append(out, wrap(l, TextWidth)...)
 	}
 	return strings.TrimSpace(strings.Join(out, "\n")) + "\n"
+}
+
+// wrap breaks a line at spaces so that no piece is longer than width
+// characters, except a single word longer than that (a URL), which
+// stays whole on its own line: a broken URL no longer opens.
+func wrap(line string, width int) []string {
+	if utf8.RuneCountInString(line) <= width {
+		return []string{line}
+	}
+	var out []string
+	cur, n := "", 0
+	for _, w := range strings.Fields(line) {
+		wn := utf8.RuneCountInString(w)
+		switch {
+		case n == 0:
+			cur, n = w, wn
+		case n+1+wn <= width:
+			cur, n = cur+" "+w, n+1+wn
+		default:
+			out = append(out, cur)
+			cur, n = w, wn
+		}
+	}
+	return append(out, cur)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -42,6 +43,13 @@ func (e *Editions) Build(ctx context.Context, c Composer, list subscribers.List,
 		return ed, false, err
 	}
 	if err := e.save(ctx, &ed); err != nil {
+		if store.IsUnique(err) {
+			// Another process stored the date's edition since the Get
+			// above (two sends started at the same instant): send that
+			// one, so both deliver the same edition.
+			stored, gerr := e.Get(ctx, list, date)
+			return stored, false, gerr
+		}
 		return ed, false, err
 	}
 	return ed, true, nil

@@ -44,6 +44,17 @@ type Selection struct {
 	WindowEnd   time.Time
 	Blocks      []Block
 	More        []stories.Story
+	// Images are optional pictures of lead stories, by story ID: the
+	// store keeps none yet, so a caller that has them (a feed, a test)
+	// fills them in before Compose. The theme shows each above its
+	// story's headline, with the headline as its alt text.
+	Images map[int64]Image
+}
+
+// Image is a story's picture. The theme sizes it to the column (its
+// height follows from its proportions), so only its address is needed.
+type Image struct {
+	URL string
 }
 
 // Empty reports whether no section has a story.

@@ -40,6 +40,7 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/lease"
 	"github.com/newsroom/digest/metrics"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
@@ -52,6 +53,10 @@ const (
 	DefaultLeaseTTL   = 30 * time.Second
 	DefaultRetryAfter = 5 * time.Minute
 )
+
+// leaseName is the one lease all serve processes on a database compete
+// for: its holder fires the schedules.
+const leaseName = "scheduler"
 
 // onTime is how late a fire may run and still count as on time, so that
 // a grace period of 0 (no catch-up) does not skip the fires themselves.
@@ -96,7 +101,7 @@ type Scheduler struct {
 	mu           sync.Mutex
 	jobs         map[int64]*listJob
 	cron         *cron.Cron
-	lease        *lease
+	lease        *lease.Lease
 	runs         runs
 	leader       bool
 	leaderCtx    context.Context
@@ -156,7 +161,9 @@ func (s *Scheduler) Leader() bool {
 func (s *Scheduler) Run(ctx context.Context) error {
 	s.setDefaults()
 	s.jobs = map[int64]*listJob{}
-	s.lease = &lease{db: s.DB, holder: s.Holder, ttl: s.LeaseTTL}
+	host, _ := os.Hostname()
+	s.lease = &lease.Lease{DB: s.DB, Name: leaseName, Holder: s.Holder, Token: s.Holder,
+		PID: os.Getpid(), Host: host, TTL: s.LeaseTTL, Now: s.now}
 	s.runs = runs{s.DB}
 	s.cron = cron.New(cron.WithLogger(cronLogger{l: s.Logger.With("component", "cron")}))
 	if err := s.reload(ctx); err != nil {
@@ -208,7 +215,7 @@ func (s *Scheduler) shutdown() {
 	if wasLeader {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := s.lease.release(ctx); err != nil {
+		if err := s.lease.Release(ctx); err != nil {
 			s.Logger.Warn("could not release the lease; a standby takes over when it expires", "err", err)
 		}
 		s.setLeaderMetric(false)
@@ -247,7 +254,7 @@ func (s *Scheduler) leaseStep(ctx context.Context) {
 		return
 	}
 	now := s.now()
-	ok, expires, err := s.lease.acquire(ctx, now)
+	ok, expires, err := s.lease.Acquire(ctx)
 	if ctx.Err() != nil {
 		return
 	}
@@ -273,7 +280,8 @@ func (s *Scheduler) leaseStep(ctx context.Context) {
 		if s.leader {
 			s.loseLocked("another process holds the lease")
 		}
-		if holder, err := s.lease.holderNow(ctx, now); err == nil && holder != s.lastHolder {
+		if cur, _, err := s.lease.Current(ctx); err == nil && cur.Holder != s.lastHolder {
+			holder := cur.Holder
 			s.lastHolder = holder
 			s.Logger.Info("standby: another digest serve process holds the sending lease; this one only serves HTTP until it takes over", "holder", holder)
 		}
@@ -506,7 +514,7 @@ func (s *Scheduler) runList(j *listJob) {
 	now := s.now()
 	// The lease may have changed hands since the last renewal: confirm
 	// it in the database before deciding anything.
-	ok, expires, err := s.lease.acquire(ctx, now)
+	ok, expires, err := s.lease.Acquire(ctx)
 	if err != nil || !ok {
 		if ctx.Err() == nil {
 			log.Warn("fire not taken: the sending lease could not be confirmed", "err", err)

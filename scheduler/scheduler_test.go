@@ -360,30 +360,6 @@ func TestOverlappingFireIsSkipped(t *testing.T) {
 	e.assertOncePerRecipient(2)
 }
 
-func TestLeaseIsExclusiveAndExpires(t *testing.T) {
-	e, _ := newEnv(t, time.Time{}, nil)
-	now := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
-	a := &lease{db: e.open(), holder: "a", ttl: 30 * time.Second}
-	b := &lease{db: e.open(), holder: "b", ttl: 30 * time.Second}
-	step := func(l *lease, at time.Time, want bool) {
-		t.Helper()
-		got, _, err := l.acquire(e.ctx, at)
-		if err != nil || got != want {
-			t.Fatalf("%s at %s: got %v (%v), want %v", l.holder, at.Format("15:04:05"), got, err, want)
-		}
-	}
-	step(a, now, true)
-	step(b, now.Add(time.Second), false)
-	step(a, now.Add(20*time.Second), true) // renewal moves the expiry
-	step(b, now.Add(40*time.Second), false)
-	step(b, now.Add(51*time.Second), true) // a failed to renew
-	step(a, now.Add(52*time.Second), false)
-	if err := b.release(e.ctx); err != nil {
-		t.Fatal(err)
-	}
-	step(a, now.Add(53*time.Second), true)
-}
-
 // A sender that finds its lease taken stops delivering between messages;
 // when it holds the lease again, catch-up resumes without repeats.
 func TestLosingTheLeaseStopsDelivery(t *testing.T) {

@@ -59,6 +59,9 @@ type Server struct {
 	// the last X-Forwarded-For entry, as a reverse proxy in front of the
 	// daemon sets it. Off by default: anyone can send that header.
 	TrustForwardedFor bool
+	// Journal keeps one-click unsubscribes the database could not take
+	// within UnsubscribeWait; nil answers 500 instead.
+	Journal *subscribers.Journal
 
 	limiter *limiter
 }

@@ -10,15 +10,16 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/lease"
 	"github.com/newsroom/digest/subscribers"
 )
 
 func (a *App) sendCommand() *cobra.Command {
 	var listName, date string
-	var force, retryDeferred, retryFailed, retryUnknown bool
+	var force, retryDeferred, retryFailed, retryUnknown, wait bool
 	var testTo string
 	cmd := &cobra.Command{
-		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force] [--concurrency N] [--rate R] [--max-per-hour N] [--retry-deferred] [--retry-failed] [--retry-unknown]",
+		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force] [--concurrency N] [--rate R] [--max-per-hour N] [--retry-deferred] [--retry-failed] [--retry-unknown] [--wait]",
 		Short: "Build the day's edition if needed and deliver it to the list",
 		Long: `Build the list's edition for the date (default: today in the list's time zone)
 unless it is already stored, then send one message per active subscriber who
@@ -45,7 +46,11 @@ messages are written as .eml files to the outbox folder (--outbox, default
 ./outbox).
 
 When no section has a new story, no edition is built, the command says so and
-exits 0; --force builds the edition anyway.`,
+exits 0; --force builds the edition anyway.
+
+One process sends a list at a time (digest send or a scheduled run of digest
+serve). While another one does, send exits 1 naming it, or with --wait waits
+until it ends and then sends to whoever it left out.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.Flags().Changed("test") {
@@ -56,6 +61,11 @@ exits 0; --force builds the edition anyway.`,
 				return err
 			}
 			defer transport.Close()
+			held, err := a.holdList(listName, wait)
+			if err != nil {
+				return err
+			}
+			defer held.Release()
 			list, ed, ok, err := a.edition(listName, date, force)
 			if err != nil || !ok {
 				return err
@@ -65,8 +75,12 @@ exits 0; --force builds the edition anyway.`,
 			} else {
 				a.printf("delivering to %s over %d connections\n", transport, a.cfg.Concurrency)
 			}
-			sum, err := a.deliverWith(transport, ed, list, sendOptions{retryDeferred: retryDeferred, retryFailed: retryFailed, retryUnknown: retryUnknown})
+			sum, err := a.deliverWith(transport, ed, list, sendOptions{retryDeferred: retryDeferred, retryFailed: retryFailed, retryUnknown: retryUnknown, lease: held})
 			a.printSummary(sum)
+			var busy *delivery.LeaseBusyError
+			if errors.As(err, &busy) {
+				return err
+			}
 			if err != nil {
 				return fmt.Errorf("%w; the edition and the unsent deliveries are kept: run send again to resume", err)
 			}
@@ -89,7 +103,25 @@ exits 0; --force builds the edition anyway.`,
 	f.BoolVar(&retryDeferred, "retry-deferred", false, "also retry the edition's deferred deliveries")
 	f.BoolVar(&retryFailed, "retry-failed", false, "also retry the edition's failed deliveries (after fixing a relay-side refusal)")
 	f.BoolVar(&retryUnknown, "retry-unknown", false, "also send again the deliveries of unknown outcome (the relay may have taken them: check first)")
+	f.BoolVar(&wait, "wait", false, "when another process is sending the list, wait for it to end instead of exiting 1")
 	return cmd
+}
+
+// holdList takes the list's send lease before the edition is built, so
+// that a second send neither builds nor sends while the first runs: it
+// exits with one line naming the holder, or with wait waits for it.
+func (a *App) holdList(listName string, wait bool) (*lease.Held, error) {
+	subs, err := a.subscribers()
+	if err != nil {
+		return nil, err
+	}
+	list, err := subs.GetList(a.ctx, listName)
+	if err != nil {
+		return nil, err
+	}
+	return delivery.HoldList(a.ctx, a.db, list, delivery.LeaseNote(digest.Edition{}, list), 0, wait, func(busy error) {
+		fmt.Fprintf(a.stderr, "waiting: %v\n", strings.Replace(busy.Error(), "; run send again after it ends", "", 1))
+	})
 }
 
 // transport picks SMTP when configured and the outbox otherwise.
@@ -140,6 +172,8 @@ type sendOptions struct {
 	retryDeferred bool
 	retryFailed   bool
 	retryUnknown  bool
+	// lease is the list's send lease when the caller holds it already.
+	lease *lease.Held
 }
 
 // deliver runs the delivery engine with the configured settings.
@@ -179,6 +213,7 @@ func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format strin
 		DB: a.db, Subs: subs, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now, Logf: logf,
 		Concurrency: a.cfg.Concurrency, Rate: a.cfg.Rate, MaxPerHour: a.cfg.MaxPerHour,
 		RetryDeferred: o.retryDeferred, RetryFailed: o.retryFailed, RetryUnknown: o.retryUnknown, BounceLimit: bounceLimit, DKIM: dkim, LedgerSync: a.cfg.LedgerSync,
+		Lease: o.lease,
 	}, nil
 }
 
@@ -193,6 +228,9 @@ func (a *App) printSummary(s delivery.Summary) {
 	}
 	if s.Bounced > 0 {
 		more = append(more, fmt.Sprintf("%d subscribers marked bounced", s.Bounced))
+	}
+	if s.Left > 0 {
+		more = append(more, fmt.Sprintf("%d left the list during the run and were not sent to", s.Left))
 	}
 	if s.FailedBefore > 0 {
 		more = append(more, fmt.Sprintf("%d failed in an earlier run", s.FailedBefore))

@@ -121,6 +121,7 @@ func (a *App) runServe(o serveOptions) error {
 	site := &web.Server{
 		Subs: subs, Editions: eds, Metrics: m, Logger: logger.With("component", "http"),
 		Sending: sched.Leader, TrustForwardedFor: o.trustForwardedFor,
+		Journal: &subscribers.Journal{Path: subscribers.JournalPath(db.Path)},
 	}
 	srv := web.HTTPServer(site.Handler(), logger)
 
@@ -137,6 +138,7 @@ func (a *App) runServe(o serveOptions) error {
 	if !strings.HasPrefix(a.cfg.BaseURL, "https://") {
 		logger.Warn("the base URL is not https: messages carry no List-Unsubscribe-Post header, so mailbox providers offer no one-click unsubscribe; set --base-url or DIGEST_BASE_URL to the public https address", "base_url", a.cfg.BaseURL)
 	}
+	go site.KeepJournal(ctx, 2*time.Second)
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- sched.Run(ctx) }()
 
@@ -181,6 +183,12 @@ func (a *App) serveDeliver(logger *slog.Logger) scheduler.DeliverFunc {
 		})
 		if err != nil {
 			return delivery.Summary{}, err
+		}
+		// A digest send of the list holds its send lease: wait for it to
+		// end, then send to whoever it left out.
+		s.WaitLease = true
+		s.OnLeaseWait = func(busy error) {
+			logger.Info("waiting for another process to finish sending the list", "list", list.Name, "holder", busy.Error())
 		}
 		return s.Send(ctx, ed, list)
 	}
