@@ -23,6 +23,9 @@ import (
 //	deferred  4xx or network errors on every attempt of a run; waits for
 //	          send --retry-deferred (next_attempt_at hints when)
 //	failed    a 5xx reply: permanent
+//	unknown   the whole message went out but no reply came (a timeout or
+//	          a dropped connection after the final "."): the relay may
+//	          have taken it, so only send --retry-unknown sends it again
 
 // pending is one subscriber read for a run, with the ledger's view of it.
 type pending struct {
@@ -64,14 +67,14 @@ func readPage(ctx context.Context, db *store.DB, editionID, listID, after int64,
 
 // countPending counts the active members a run will attempt, for the
 // progress bar's total.
-func countPending(ctx context.Context, db *store.DB, editionID, listID int64, retryDeferred, retryFailed bool) (int, error) {
+func countPending(ctx context.Context, db *store.DB, editionID, listID int64, retryDeferred, retryFailed, retryUnknown bool) (int, error) {
 	var n int
 	err := db.QueryRowContext(ctx, `
 		SELECT COUNT(*) FROM memberships m
 		LEFT JOIN deliveries d ON d.edition_id = ? AND d.subscriber_id = m.subscriber_id
 		WHERE m.list_id = ? AND m.status = 'active'
-		  AND (d.status IS NULL OR d.status = 'queued' OR (? AND d.status = 'deferred') OR (? AND d.status = 'failed'))`,
-		editionID, listID, retryDeferred, retryFailed).Scan(&n)
+		  AND (d.status IS NULL OR d.status = 'queued' OR (? AND d.status = 'deferred') OR (? AND d.status = 'failed') OR (? AND d.status = 'unknown'))`,
+		editionID, listID, retryDeferred, retryFailed, retryUnknown).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count recipients: %w", err)
 	}
@@ -85,7 +88,7 @@ type ledgerOp struct {
 	queue []int64
 
 	sub      int64
-	status   string // queued (a retry will follow), sent, deferred, failed
+	status   string // queued (a retry will follow), sent, deferred, failed, unknown
 	next     int64  // next_attempt_at, 0 for none
 	msgID    string
 	code     int
@@ -163,14 +166,15 @@ func newLedgerWriter(ctx context.Context, db *store.DB, editionID int64, workers
 	// array. Here and in the outcome statement a subscriber erased since
 	// the page was read (subscribers remove, mid-send) is left out: the
 	// erasure deleted their rows, and a new row would break the foreign
-	// key and stop the run. A deferred or failed row taken up again (--retry-deferred,
-	// --retry-failed: the producer only lists those) becomes queued; a
-	// sent row is never touched.
+	// key and stop the run. A deferred, failed or unknown row taken up
+	// again (--retry-deferred, --retry-failed, --retry-unknown: the
+	// producer only lists those) becomes queued; a sent row is never
+	// touched.
 	if w.queueStmt, err = conn.PrepareContext(ctx, `
 		INSERT INTO deliveries (edition_id, subscriber_id, status, attempts, updated_at)
 		SELECT ?, j.value, 'queued', 0, ? FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM subscribers s WHERE s.id = j.value)
 		ON CONFLICT (edition_id, subscriber_id) DO UPDATE SET status = 'queued', updated_at = excluded.updated_at
-		WHERE deliveries.status IN ('deferred', 'failed')`); err != nil {
+		WHERE deliveries.status IN ('deferred', 'failed', 'unknown')`); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
@@ -427,7 +431,7 @@ type Filter struct {
 }
 
 // Statuses are the ledger's statuses, in the order a delivery goes.
-var Statuses = []string{StatusQueued, StatusSent, StatusDeferred, StatusFailed}
+var Statuses = []string{StatusQueued, StatusSent, StatusDeferred, StatusFailed, StatusUnknown}
 
 // EachRecord streams the ledger rows that match f, newest edition first,
 // then in the order they were queued.

@@ -28,14 +28,19 @@ const (
 	StatusSent     = "sent"
 	StatusDeferred = "deferred"
 	StatusFailed   = "failed"
+	// StatusUnknown: the whole message was sent but the relay's verdict
+	// never came (timeout, dropped connection after the final "."). It
+	// may have been delivered, so only send --retry-unknown sends again.
+	StatusUnknown = "unknown"
 )
 
 // Summary counts what a run did.
 type Summary struct {
-	// Sent, Deferred and Failed are this run's final outcomes.
+	// Sent, Deferred, Failed and Unknown are this run's final outcomes.
 	Sent     int
 	Deferred int
 	Failed   int
+	Unknown  int
 	// Already counts members who had the edition before the run.
 	Already int
 	// FailedBefore and DeferredBefore count members skipped because an
@@ -43,6 +48,10 @@ type Summary struct {
 	// for --retry-deferred.
 	FailedBefore   int
 	DeferredBefore int
+	// UnknownBefore counts members skipped because an earlier run could
+	// not learn whether the relay took their message, and the run did not
+	// ask for --retry-unknown.
+	UnknownBefore int
 	// Retries counts attempts that failed temporarily and were tried
 	// again in the same run.
 	Retries int
@@ -56,6 +65,13 @@ type Summary struct {
 	Duration time.Duration
 }
 
+// Unreached counts the members who, after the run, are still without a
+// confirmed delivery: this run's failed, deferred and unknown ones and
+// those an earlier run left so.
+func (s Summary) Unreached() int {
+	return s.Failed + s.Deferred + s.Unknown + s.FailedBefore + s.DeferredBefore + s.UnknownBefore
+}
+
 // Rate is messages accepted per second.
 func (s Summary) Rate() float64 {
 	if s.Duration <= 0 {
@@ -67,10 +83,10 @@ func (s Summary) Rate() float64 {
 // Progress is a snapshot of a running send, taken after each ledger
 // commit, so it shows only what is durable.
 type Progress struct {
-	Total, Done            int
-	Sent, Deferred, Failed int
-	Retries                int
-	Elapsed                time.Duration
+	Total, Done                     int
+	Sent, Deferred, Failed, Unknown int
+	Retries                         int
+	Elapsed                         time.Duration
 }
 
 // Errors that end a run early. The ledger is written in every case; the
@@ -124,6 +140,10 @@ type Sender struct {
 	// (a misconfigured sender, a policy fixed since). Bounced subscribers
 	// are not active members, so they stay out.
 	RetryFailed bool
+	// RetryUnknown also takes up the edition's deliveries of unknown
+	// outcome (send --retry-unknown): the operator checked with the relay
+	// that they were not delivered, or accepts a possible second copy.
+	RetryUnknown bool
 	// MaxAttempts is how often one recipient is tried within a run
 	// before it is left deferred (default 4).
 	MaxAttempts int
@@ -234,10 +254,11 @@ type job struct {
 type result struct {
 	job *job
 	// attempted is false when the job was never tried (the run was
-	// stopping); ok tells success for the circuit breaker.
-	attempted, ok bool
-	retry         bool
-	reply         string
+	// stopping); verdict is what the attempt tells the circuit breaker.
+	attempted bool
+	verdict   verdict
+	retry     bool
+	reply     string
 	// fatal stops the run: the ledger failed, or the server refused the
 	// session.
 	fatal error
@@ -245,7 +266,8 @@ type result struct {
 
 // Send delivers the edition to every active member of the list who has
 // not got it yet, and records each outcome in the ledger. A second run
-// sends nothing to anyone already sent. It stops with ErrConnect when the
+// sends nothing to anyone already sent, nor to anyone whose outcome is
+// unknown (unless RetryUnknown). It stops with ErrConnect when the
 // first SMTP session cannot be opened, ErrTooManyFailures when nearly all
 // recent attempts fail, and ErrInterrupted when ctx is cancelled; in
 // every case in-flight messages finish and the ledger is written first,
@@ -279,18 +301,19 @@ type run struct {
 	member   *sql.Stmt // is the subscriber still an active member?
 
 	// Counters, written by the ledger goroutine after commits.
-	sent, deferred, failed, retries, bounced, total atomic.Int64
+	sent, deferred, failed, unknown, retries, bounced, total atomic.Int64
 	// Skips, written by the producer.
-	already, failedBefore, deferredBefore atomic.Int64
+	already, failedBefore, deferredBefore, unknownBefore atomic.Int64
 	// left: members gone before their message was handed over.
 	left atomic.Int64
 }
 
 func (r *run) summary() Summary {
 	return Summary{
-		Sent: int(r.sent.Load()), Deferred: int(r.deferred.Load()), Failed: int(r.failed.Load()),
+		Sent: int(r.sent.Load()), Deferred: int(r.deferred.Load()), Failed: int(r.failed.Load()), Unknown: int(r.unknown.Load()),
 		Already: int(r.already.Load()), FailedBefore: int(r.failedBefore.Load()), DeferredBefore: int(r.deferredBefore.Load()),
-		Retries: int(r.retries.Load()), Bounced: int(r.bounced.Load()), Pending: int(r.total.Load()),
+		UnknownBefore: int(r.unknownBefore.Load()),
+		Retries:       int(r.retries.Load()), Bounced: int(r.bounced.Load()), Pending: int(r.total.Load()),
 		Left: int(r.left.Load()),
 	}
 }
@@ -319,7 +342,7 @@ func (r *run) send(ctx context.Context) (Summary, error) {
 			return Summary{}, err
 		}
 	}
-	total, err := countPending(ctx, s.DB, r.ed.ID, r.list.ID, s.RetryDeferred, s.RetryFailed)
+	total, err := countPending(ctx, s.DB, r.ed.ID, r.list.ID, s.RetryDeferred, s.RetryFailed, s.RetryUnknown)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -434,6 +457,8 @@ func (r *run) produce(ctx context.Context, out chan<- *job, stop <-chan struct{}
 				r.failedBefore.Add(1)
 			case p.status == StatusDeferred && !r.s.RetryDeferred:
 				r.deferredBefore.Add(1)
+			case p.status == StatusUnknown && !r.s.RetryUnknown:
+				r.unknownBefore.Add(1)
 			default:
 				todo = append(todo, p)
 				ids = append(ids, p.sub.ID)
@@ -533,7 +558,7 @@ func (r *run) dispatch(ctx context.Context, fresh <-chan *job, work chan<- *job,
 			if !res.attempted {
 				continue
 			}
-			br.record(res.ok, res.reply)
+			br.record(res.verdict, res.reply)
 			if res.retry && !stopping {
 				heap.Push(&retries, res.job)
 			}
@@ -611,14 +636,21 @@ func (r *run) attempt(ctx context.Context, ss session, j *job, barrier func() er
 	switch {
 	case sendErr == nil:
 		op.status, op.clearBnc = StatusSent, j.p.bounces > 0
-		res.ok = true
 	case errors.Is(sendErr, ErrSessionRefused):
 		return result{job: j, fatal: sendErr}
+	case errors.As(sendErr, &de) && de.needsAuth():
+		// The relay wants a login (or TLS) before any mail: every
+		// recipient would get the same, so none is marked; the rows
+		// stay queued for the run after the URL is fixed.
+		return result{job: j, fatal: s.authRequired(de)}
 	case errors.As(sendErr, &de):
 		op.code, op.reply = de.Code, de.Reply
-		res.reply = de.Reply
+		res.reply, res.verdict = de.Reply, de.verdict()
 		j.attempts++
 		switch {
+		case de.Unknown:
+			// Never retried by itself: the relay may have taken it.
+			op.status = StatusUnknown
 		case !de.Temporary:
 			op.status, op.bounce = StatusFailed, de.RecipientRefused()
 		case j.attempts < r.cfg.maxAttempts:
@@ -656,6 +688,9 @@ func (r *run) committed(batch, bounced []ledgerOp) {
 		case StatusFailed:
 			r.failed.Add(1)
 			r.s.logf("failed %s: %s", op.email, op.reply)
+		case StatusUnknown:
+			r.unknown.Add(1)
+			r.s.logf("unknown %s: %s", op.email, op.reply)
 		}
 	}
 	for _, op := range bounced {
@@ -665,8 +700,8 @@ func (r *run) committed(batch, bounced []ledgerOp) {
 	if r.s.Progress != nil {
 		sum := r.summary()
 		r.s.Progress(Progress{
-			Total: sum.Pending, Done: sum.Sent + sum.Deferred + sum.Failed,
-			Sent: sum.Sent, Deferred: sum.Deferred, Failed: sum.Failed, Retries: sum.Retries,
+			Total: sum.Pending, Done: sum.Sent + sum.Deferred + sum.Failed + sum.Unknown,
+			Sent: sum.Sent, Deferred: sum.Deferred, Failed: sum.Failed, Unknown: sum.Unknown, Retries: sum.Retries,
 			Elapsed: time.Since(r.start),
 		})
 	}

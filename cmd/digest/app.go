@@ -25,6 +25,8 @@ const (
 	exitOK      = 0
 	exitRuntime = 1
 	exitUsage   = 2
+	// exitPartial: send finished, but not every recipient was reached.
+	exitPartial = 3
 )
 
 // usageError marks a mistake in how the command was called.
@@ -34,6 +36,13 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// partialError reports a run that finished without reaching everyone;
+// Run exits with exitPartial.
+type partialError struct{ err error }
+
+func (e partialError) Error() string { return e.err.Error() }
+func (e partialError) Unwrap() error { return e.err }
 
 // App is one invocation of the CLI: its configuration, its streams and the
 // store it opens on demand. Tests build it through Run.
@@ -66,6 +75,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "digest: "+oneLine(err.Error()))
+	var pe partialError
+	if errors.As(err, &pe) {
+		return exitPartial
+	}
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		fmt.Fprintln(stderr, "Run 'digest --help' for usage.")

@@ -25,7 +25,7 @@ func (a *App) deliveriesCommand() *cobra.Command {
 		Use:   "deliveries [--list L] [--edition ID] [--status S] [--json]",
 		Short: "Show the delivery ledger: who got which edition, and what the server said",
 		Long: `Show the delivery ledger, one row per edition and subscriber, newest edition
-first: status (queued, sent, deferred, failed), attempts, the next attempt for
+first: status (queued, sent, deferred, failed, unknown), attempts, the next attempt for
 deferred ones, and the server's last reply. Without filters it shows every
 list and edition. --json prints a JSON array for scripts.`,
 		Args: cobra.NoArgs,
@@ -71,7 +71,7 @@ list and edition. --json prints a JSON array for scripts.`,
 	f := cmd.Flags()
 	f.StringVar(&listName, "list", "", "only this list")
 	f.Int64Var(&editionID, "edition", 0, "only this edition (its id)")
-	f.StringVar(&status, "status", "", "only this status: queued, sent, deferred or failed")
+	f.StringVar(&status, "status", "", "only this status: queued, sent, deferred, failed or unknown")
 	f.BoolVar(&asJSON, "json", false, "print a JSON array")
 	return cmd
 }

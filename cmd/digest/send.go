@@ -16,10 +16,10 @@ import (
 
 func (a *App) sendCommand() *cobra.Command {
 	var listName, date string
-	var force, retryDeferred, retryFailed, wait bool
+	var force, retryDeferred, retryFailed, retryUnknown, wait bool
 	var testTo string
 	cmd := &cobra.Command{
-		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force] [--concurrency N] [--rate R] [--max-per-hour N] [--retry-deferred] [--retry-failed] [--wait]",
+		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force] [--concurrency N] [--rate R] [--max-per-hour N] [--retry-deferred] [--retry-failed] [--retry-unknown] [--wait]",
 		Short: "Build the day's edition if needed and deliver it to the list",
 		Long: `Build the list's edition for the date (default: today in the list's time zone)
 unless it is already stored, then send one message per active subscriber who
@@ -32,6 +32,14 @@ Messages go out over --concurrency SMTP connections (default 4), at most
 (4xx replies, network errors) are retried with backoff; recipients still
 failing are left deferred until send --retry-deferred. A 5xx reply fails the
 recipient; three refusals of an address in a row mark the subscriber bounced.
+When the whole message was sent but the relay never answered (a timeout or a
+dropped connection after the final "."), the relay may have taken it: the
+delivery is recorded unknown and never sent again unless send --retry-unknown
+asks for it.
+
+Exit status: 0 when every recipient has the edition; 3 when the run finished
+but some recipients failed, were deferred or are unknown (the summary says
+what to run next); 1 when an error stopped the run; 2 on a usage error.
 
 With no SMTP URL (--smtp, DIGEST_SMTP_URL or smtp_url in digest.toml) the
 messages are written as .eml files to the outbox folder (--outbox, default
@@ -67,7 +75,7 @@ until it ends and then sends to whoever it left out.`,
 			} else {
 				a.printf("delivering to %s over %d connections\n", transport, a.cfg.Concurrency)
 			}
-			sum, err := a.deliverWith(transport, ed, list, sendOptions{retryDeferred: retryDeferred, retryFailed: retryFailed, lease: held})
+			sum, err := a.deliverWith(transport, ed, list, sendOptions{retryDeferred: retryDeferred, retryFailed: retryFailed, retryUnknown: retryUnknown, lease: held})
 			a.printSummary(sum)
 			var busy *delivery.LeaseBusyError
 			if errors.As(err, &busy) {
@@ -75,6 +83,9 @@ until it ends and then sends to whoever it left out.`,
 			}
 			if err != nil {
 				return fmt.Errorf("%w; the edition and the unsent deliveries are kept: run send again to resume", err)
+			}
+			if n := sum.Unreached(); n > 0 {
+				return partialError{fmt.Errorf("%d of %d recipients do not have edition %d yet: see the summary above for what to run next", n, n+sum.Sent+sum.Already, ed.ID)}
 			}
 			return nil
 		},
@@ -91,6 +102,7 @@ until it ends and then sends to whoever it left out.`,
 	f.Int("max-per-hour", 0, "at most this many messages per hour, 0 for no limit (env DIGEST_MAX_PER_HOUR)")
 	f.BoolVar(&retryDeferred, "retry-deferred", false, "also retry the edition's deferred deliveries")
 	f.BoolVar(&retryFailed, "retry-failed", false, "also retry the edition's failed deliveries (after fixing a relay-side refusal)")
+	f.BoolVar(&retryUnknown, "retry-unknown", false, "also send again the deliveries of unknown outcome (the relay may have taken them: check first)")
 	f.BoolVar(&wait, "wait", false, "when another process is sending the list, wait for it to end instead of exiting 1")
 	return cmd
 }
@@ -159,6 +171,7 @@ func (a *App) edition(listName, date string, force bool) (subscribers.List, dige
 type sendOptions struct {
 	retryDeferred bool
 	retryFailed   bool
+	retryUnknown  bool
 	// lease is the list's send lease when the caller holds it already.
 	lease *lease.Held
 }
@@ -196,7 +209,7 @@ func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format strin
 	return &delivery.Sender{
 		DB: db, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now, Logf: logf,
 		Concurrency: a.cfg.Concurrency, Rate: a.cfg.Rate, MaxPerHour: a.cfg.MaxPerHour,
-		RetryDeferred: o.retryDeferred, RetryFailed: o.retryFailed, BounceLimit: a.cfg.BounceLimit, DKIM: dkim, LedgerSync: a.cfg.LedgerSync,
+		RetryDeferred: o.retryDeferred, RetryFailed: o.retryFailed, RetryUnknown: o.retryUnknown, BounceLimit: a.cfg.BounceLimit, DKIM: dkim, LedgerSync: a.cfg.LedgerSync,
 		Lease: o.lease,
 	}, nil
 }
@@ -204,8 +217,8 @@ func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format strin
 // printSummary prints the line scripts and tests read, then what else
 // the run did, if anything.
 func (a *App) printSummary(s delivery.Summary) {
-	a.printf("sent %d, already sent %d, deferred %d, failed %d in %s (%.0f msg/s)\n",
-		s.Sent, s.Already, s.Deferred, s.Failed, s.Duration.Round(time.Millisecond), s.Rate())
+	a.printf("sent %d, already sent %d, deferred %d, failed %d, unknown %d in %s (%.0f msg/s)\n",
+		s.Sent, s.Already, s.Deferred, s.Failed, s.Unknown, s.Duration.Round(time.Millisecond), s.Rate())
 	var more []string
 	if s.Retries > 0 {
 		more = append(more, fmt.Sprintf("%d temporary failures retried", s.Retries))
@@ -222,10 +235,19 @@ func (a *App) printSummary(s delivery.Summary) {
 	if s.DeferredBefore > 0 {
 		more = append(more, fmt.Sprintf("%d deferred in an earlier run, left for send --retry-deferred", s.DeferredBefore))
 	}
+	if s.UnknownBefore > 0 {
+		more = append(more, fmt.Sprintf("%d of unknown outcome in an earlier run, left for send --retry-unknown", s.UnknownBefore))
+	}
 	if len(more) > 0 {
 		a.printf("  %s\n", strings.Join(more, "; "))
 	}
 	if s.Deferred > 0 {
 		a.printf("  %d deliveries are deferred: run digest send --retry-deferred later (digest deliveries --status deferred lists them)\n", s.Deferred)
+	}
+	if s.Failed > 0 {
+		a.printf("  %d deliveries failed permanently: digest deliveries --status failed shows the replies; after fixing a relay-side refusal run digest send --retry-failed\n", s.Failed)
+	}
+	if s.Unknown > 0 {
+		a.printf("  %d deliveries have an unknown outcome (the relay did not answer after the message was sent, it may have delivered them): check with the relay, then run digest send --retry-unknown to send them again (digest deliveries --status unknown lists them)\n", s.Unknown)
 	}
 }
