@@ -265,7 +265,7 @@ func TestAdminBadInput(t *testing.T) {
 		{"update unknown list", []string{"lists", "update", "nope", "--title", "x"}, 1, "unknown list"},
 		{"update bad sender", []string{"lists", "update", "daily", "--from", "not an address"}, 2, "sender"},
 		{"delete unknown list", []string{"lists", "delete", "nope"}, 1, "unknown list"},
-		{"show needs a name", []string{"lists", "show"}, 2, "accepts 1 arg"},
+		{"show needs a name", []string{"lists", "show"}, 2, "missing argument NAME"},
 		{"address with spaces", []string{"subscribers", "add", "ada lovelace@example.com"}, 2, "white space"},
 		{"address without domain", []string{"subscribers", "add", "ada@"}, 2, "no domain"},
 		{"address too long", []string{"subscribers", "add", strings.Repeat("a", 250) + "@example.com"}, 2, "limit is 254"},

@@ -78,15 +78,24 @@ is imported again later, so the feed does not undo an editor's fix.`,
 			var e stories.Edit
 			f := cmd.Flags()
 			if f.Changed("title") {
+				if oneLine(title) == "" {
+					return usagef("--title is empty: every story needs a headline")
+				}
 				e.Title = &title
 			}
 			if f.Changed("teaser") {
 				e.Teaser = &teaser
 			}
 			if f.Changed("section") {
+				if oneLine(section) == "" {
+					return usagef("--section is empty: name the section to move the story to")
+				}
 				e.Section = &section
 			}
 			if f.Changed("url") {
+				if err := stories.CheckURL(strings.TrimSpace(link)); err != nil {
+					return usageError{err}
+				}
 				e.URL = &link
 			}
 			if f.Changed("score") {

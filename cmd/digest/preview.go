@@ -37,6 +37,10 @@ HTML at desktop and mobile widths and the text part. It reads the store on each
 request, so curation shows on reload.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkDate(date, true); err != nil {
+				return err
+			}
+			a.live = serve // the preview server must see later curation
 			src, err := a.previewSource()
 			if err != nil {
 				return err

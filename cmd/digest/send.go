@@ -40,7 +40,11 @@ When no section has a new story, no edition is built, the command says so and
 exits 0; --force builds the edition anyway.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkDate(date, false); err != nil {
+				return err
+			}
 			if cmd.Flags().Changed("test") {
+				a.readOnly = true // a test send records nothing
 				return a.sendTest(testTo, listName, date)
 			}
 			transport, err := a.transport()
