@@ -137,7 +137,9 @@ func (a *App) store() (*store.DB, error) {
 	}
 	open := store.Open
 	if a.readOnly {
-		open = func(ctx context.Context, path string) (*store.DB, error) { return store.OpenReadOnly(ctx, path, a.live) }
+		open = func(ctx context.Context, path string) (*store.DB, error) {
+			return store.OpenReadOnly(ctx, path, a.live)
+		}
 	}
 	db, err := open(a.ctx, a.cfg.DB)
 	if err != nil {
