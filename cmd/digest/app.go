@@ -79,12 +79,14 @@ func (a *App) rootCommand() *cobra.Command {
 		Short:         "Build and send a newsroom's daily email digest",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			a.readOnly = readOnlyCommands[cmd.CommandPath()]
 			return a.loadConfig(cmd.Flags())
 		},
 	}
 	root.SetFlagErrorFunc(flagError)
+	root.SetVersionTemplate("digest {{.Version}}\n")
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configPath, "config", "", "configuration file (default ./digest.toml if present; env DIGEST_CONFIG)")
 	pf.String("db", "", "SQLite database file (default ./digest.db; env DIGEST_DB)")
@@ -94,6 +96,7 @@ func (a *App) rootCommand() *cobra.Command {
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	checkArgs(root)
+	a.registerCompletions(root)
 	return root
 }
 
