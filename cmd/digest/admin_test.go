@@ -165,7 +165,7 @@ func TestShowListsDeliveriesAndRemoveErasesThem(t *testing.T) {
 		t.Error("show prints the unsubscribe token")
 	}
 	out = c.must("subscribers", "remove", "ada@example.com")
-	if !strings.Contains(out, "erased 1 memberships and 1 deliveries") {
+	if !strings.Contains(out, "erased 1 membership and 1 delivery") {
 		t.Fatalf("remove: %s", out)
 	}
 }
@@ -186,7 +186,7 @@ func TestImportExportThroughTheCLI(t *testing.T) {
 		t.Fatalf("dry run wrote: %s", got)
 	}
 	out, errs, code = c.run("subscribers", "import", file)
-	if code != 0 || !strings.Contains(out, "added 3, updated 1, unchanged 0, skipped 0, rejected 1") || !strings.Contains(out, "1 rows repeated") {
+	if code != 0 || !strings.Contains(out, "added 3, updated 1, unchanged 0, skipped 0, rejected 1") || !strings.Contains(out, "1 row repeated") {
 		t.Fatalf("import: exit %d\n%s%s", code, out, errs)
 	}
 	if strings.TrimSpace(errs) != `line 6: rejected: email address "not an email" contains white space` {

@@ -220,7 +220,7 @@ does not create an empty section; --create creates it.`,
 			if err != nil {
 				return err
 			}
-			a.printf("section %s: order %d, at most %d stories, shown as %q\n", sec.Name, sec.Order, sec.MaxStories, sec.DisplayName())
+			a.printf("section %s: order %d, at most %s, shown as %q\n", sec.Name, sec.Order, plural(sec.MaxStories, "story"), sec.DisplayName())
 			return nil
 		},
 	}

@@ -116,7 +116,7 @@ func (a *App) deliveriesTable(f delivery.Filter) error {
 		fmt.Fprintln(out, "no deliveries match")
 		return nil
 	}
-	fmt.Fprintf(out, "%d deliveries: %s\n", n, strings.Join(parts, ", "))
+	fmt.Fprintf(out, "%s: %s\n", plural(n, "delivery"), strings.Join(parts, ", "))
 	return nil
 }
 

@@ -269,7 +269,7 @@ use digest subscribers remove to erase a person.`,
 			if err != nil {
 				return err
 			}
-			a.printf("list %s deleted with %d memberships and %d editions\n", args[0], d.Memberships, d.Editions)
+			a.printf("list %s deleted with %s and %s\n", args[0], plural(d.Memberships, "membership"), plural(d.Editions, "edition"))
 			return nil
 		},
 	}

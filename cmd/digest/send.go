@@ -59,7 +59,7 @@ exits 0; --force builds the edition anyway.`,
 			if ob, ok := transport.(delivery.Outbox); ok {
 				a.printf("no SMTP configured: writing .eml files to %s (set --smtp or DIGEST_SMTP_URL to send mail)\n", ob.Dir)
 			} else {
-				a.printf("delivering to %s over %d connections\n", transport, a.cfg.Concurrency)
+				a.printf("delivering to %s over %s\n", transport, plural(a.cfg.Concurrency, "connection"))
 			}
 			sum, err := a.deliverWith(transport, ed, list, sendOptions{retryDeferred: retryDeferred, retryFailed: retryFailed})
 			a.printSummary(sum)
@@ -123,7 +123,7 @@ func (a *App) edition(listName, date string, force bool) (subscribers.List, dige
 	if created {
 		verb = "built"
 	}
-	a.printf("%s edition %d of %s for %s: %d stories\n  subject: %s\n", verb, ed.ID, list.Name, ed.Date, len(ed.StoryIDs), ed.Subject)
+	a.printf("%s edition %d of %s for %s: %s\n  subject: %s\n", verb, ed.ID, list.Name, ed.Date, plural(len(ed.StoryIDs), "story"), ed.Subject)
 	return list, ed, true, nil
 }
 
@@ -180,10 +180,10 @@ func (a *App) printSummary(s delivery.Summary) {
 		s.Sent, s.Already, s.Deferred, s.Failed, s.Duration.Round(time.Millisecond), s.Rate())
 	var more []string
 	if s.Retries > 0 {
-		more = append(more, fmt.Sprintf("%d temporary failures retried", s.Retries))
+		more = append(more, plural(s.Retries, "temporary failure")+" retried")
 	}
 	if s.Bounced > 0 {
-		more = append(more, fmt.Sprintf("%d subscribers marked bounced", s.Bounced))
+		more = append(more, plural(s.Bounced, "subscriber")+" marked bounced")
 	}
 	if s.FailedBefore > 0 {
 		more = append(more, fmt.Sprintf("%d failed in an earlier run", s.FailedBefore))
@@ -195,6 +195,6 @@ func (a *App) printSummary(s delivery.Summary) {
 		a.printf("  %s\n", strings.Join(more, "; "))
 	}
 	if s.Deferred > 0 {
-		a.printf("  %d deliveries are deferred: run digest send --retry-deferred later (digest deliveries --status deferred lists them)\n", s.Deferred)
+		a.printf("  %s %s deferred: run digest send --retry-deferred later (digest deliveries --status deferred lists them)\n", plural(s.Deferred, "delivery"), isAre(s.Deferred))
 	}
 }

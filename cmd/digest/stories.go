@@ -89,7 +89,7 @@ read standard input.`,
 			if err != nil {
 				return fmt.Errorf("import %s: %w; nothing was imported", args[0], err)
 			}
-			a.printf("imported %d stories from %s\n", n, args[0])
+			a.printf("imported %s from %s\n", plural(n, "story"), args[0])
 			return nil
 		},
 	}
