@@ -15,10 +15,10 @@ import (
 
 func (a *App) sendCommand() *cobra.Command {
 	var listName, date string
-	var force, retryDeferred, retryFailed bool
+	var force, retryDeferred, retryFailed, asJSON bool
 	var testTo string
 	cmd := &cobra.Command{
-		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force] [--concurrency N] [--rate R] [--max-per-hour N] [--retry-deferred] [--retry-failed]",
+		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force] [--concurrency N] [--rate R] [--max-per-hour N] [--retry-deferred] [--retry-failed] [--json]",
 		Short: "Build the day's edition if needed and deliver it to the list",
 		Long: `Build the list's edition for the date (default: today in the list's time zone)
 unless it is already stored, then send one message per active subscriber who
@@ -44,8 +44,15 @@ exits 0; --force builds the edition anyway.`,
 				return err
 			}
 			if cmd.Flags().Changed("test") {
+				if asJSON {
+					return usagef("--json does not go with --test")
+				}
 				a.readOnly = true // a test send records nothing
 				return a.sendTest(testTo, listName, date)
+			}
+			out := a.stdout
+			if asJSON {
+				out = a.jsonOutput()
 			}
 			transport, err := a.transport()
 			if err != nil {
@@ -53,8 +60,14 @@ exits 0; --force builds the edition anyway.`,
 			}
 			defer transport.Close()
 			list, ed, ok, err := a.edition(listName, date, force)
-			if err != nil || !ok {
+			if err != nil {
 				return err
+			}
+			if !ok {
+				if asJSON {
+					return writeJSON(out, sendJSON{List: list.Name, NothingNew: true})
+				}
+				return nil
 			}
 			if ob, ok := transport.(delivery.Outbox); ok {
 				a.printf("no SMTP configured: writing .eml files to %s (set --smtp or DIGEST_SMTP_URL to send mail)\n", ob.Dir)
@@ -62,7 +75,17 @@ exits 0; --force builds the edition anyway.`,
 				a.printf("delivering to %s over %s\n", transport, plural(a.cfg.Concurrency, "connection"))
 			}
 			sum, err := a.deliverWith(transport, ed, list, sendOptions{retryDeferred: retryDeferred, retryFailed: retryFailed})
-			a.printSummary(sum)
+			// A run that failed before any outcome (the relay cannot be
+			// reached) has no summary worth a line: the error says it.
+			if err == nil || sum.Sent+sum.Deferred+sum.Failed > 0 {
+				if asJSON {
+					if jerr := writeJSON(out, newSendJSON(list, ed, sum)); jerr != nil && err == nil {
+						err = jerr
+					}
+				} else {
+					a.printSummary(sum)
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("%w; the edition and the unsent deliveries are kept: run send again to resume", err)
 			}
@@ -81,6 +104,7 @@ exits 0; --force builds the edition anyway.`,
 	f.Int("max-per-hour", 0, "at most this many messages per hour, 0 for no limit (env DIGEST_MAX_PER_HOUR)")
 	f.BoolVar(&retryDeferred, "retry-deferred", false, "also retry the edition's deferred deliveries")
 	f.BoolVar(&retryFailed, "retry-failed", false, "also retry the edition's failed deliveries (after fixing a relay-side refusal)")
+	f.BoolVar(&asJSON, "json", false, "print the summary as one JSON document (the other lines go to standard error)")
 	return cmd
 }
 
@@ -171,6 +195,34 @@ func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format strin
 		Concurrency: a.cfg.Concurrency, Rate: a.cfg.Rate, MaxPerHour: a.cfg.MaxPerHour,
 		RetryDeferred: o.retryDeferred, RetryFailed: o.retryFailed, BounceLimit: bounceLimit, DKIM: dkim, LedgerSync: a.cfg.LedgerSync,
 	}, nil
+}
+
+// sendJSON is send --json: what the run did, with the edition it sent.
+type sendJSON struct {
+	List           string  `json:"list"`
+	Edition        int64   `json:"edition,omitempty"`
+	Date           string  `json:"date,omitempty"`
+	Subject        string  `json:"subject,omitempty"`
+	NothingNew     bool    `json:"nothing_new"`
+	Sent           int     `json:"sent"`
+	AlreadySent    int     `json:"already_sent"`
+	Deferred       int     `json:"deferred"`
+	Failed         int     `json:"failed"`
+	FailedBefore   int     `json:"failed_before"`
+	DeferredBefore int     `json:"deferred_before"`
+	Retries        int     `json:"retries"`
+	Bounced        int     `json:"bounced"`
+	DurationMS     int64   `json:"duration_ms"`
+	Rate           float64 `json:"rate"`
+}
+
+func newSendJSON(list subscribers.List, ed digest.Edition, s delivery.Summary) sendJSON {
+	return sendJSON{
+		List: list.Name, Edition: ed.ID, Date: ed.Date, Subject: ed.Subject,
+		Sent: s.Sent, AlreadySent: s.Already, Deferred: s.Deferred, Failed: s.Failed,
+		FailedBefore: s.FailedBefore, DeferredBefore: s.DeferredBefore, Retries: s.Retries, Bounced: s.Bounced,
+		DurationMS: s.Duration.Milliseconds(), Rate: s.Rate(),
+	}
 }
 
 // printSummary prints the line scripts and tests read, then what else
