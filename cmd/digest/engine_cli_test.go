@@ -323,7 +323,7 @@ func TestSendAndDeliveriesBadInput(t *testing.T) {
 	c.env["DIGEST_DKIM_KEY_FILE"] = filepath.Join(c.dir, "missing.pem")
 	c.env["DIGEST_DKIM_SELECTOR"] = "news"
 	c.must("subscribers", "add", "ada@example.com")
-	if _, errs, code := c.run("send", "--force"); code != 2 || !strings.Contains(errs, "dkim key file") {
+	if _, errs, code := c.run("send", "--force"); code != 1 || !strings.Contains(errs, "dkim key file") {
 		t.Errorf("missing DKIM key: exit %d, %q", code, errs)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -183,7 +184,10 @@ func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format strin
 		return nil, err
 	}
 	dkim, err := delivery.LoadDKIM(delivery.DKIMConfig{KeyFile: a.cfg.DKIM.KeyFile, Selector: a.cfg.DKIM.Selector, Domain: a.cfg.DKIM.Domain})
-	if err != nil {
+	var unreadable *fs.PathError
+	if errors.As(err, &unreadable) {
+		return nil, err // a key file that cannot be read is a missing file: exit 1
+	} else if err != nil {
 		return nil, usageError{err}
 	}
 	bounceLimit := a.cfg.BounceLimit
