@@ -584,4 +584,3 @@ func runtimeGoVersion() string {
 	info, _ := debug.ReadBuildInfo()
 	return info.GoVersion
 }
-
