@@ -107,14 +107,7 @@ func listNames(a *App, _ *cobra.Command) ([]cobra.Completion, error) {
 		return nil, err
 	}
 	lists, err := s.AllLists(a.ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]cobra.Completion, 0, len(lists))
-	for _, l := range lists {
-		out = append(out, cobra.CompletionWithDesc(l.Name, l.DisplayTitle()))
-	}
-	return out, nil
+	return described(lists, err, func(l subscribers.List) (string, string) { return l.Name, l.DisplayTitle() })
 }
 
 func sectionNames(a *App, _ *cobra.Command) ([]cobra.Completion, error) {
@@ -123,16 +116,22 @@ func sectionNames(a *App, _ *cobra.Command) ([]cobra.Completion, error) {
 		return nil, err
 	}
 	secs, err := s.Sections(a.ctx)
+	return described(secs, err, func(sec stories.Section) (string, string) { return sec.Name, sec.Title })
+}
+
+// described makes completions of what a store read returned, each value
+// with its description when it has one.
+func described[T any](items []T, err error, f func(T) (value, desc string)) ([]cobra.Completion, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]cobra.Completion, 0, len(secs))
-	for _, sec := range secs {
-		c := sec.Name
-		if sec.Title != "" {
-			c = cobra.CompletionWithDesc(sec.Name, sec.Title)
+	out := make([]cobra.Completion, 0, len(items))
+	for _, it := range items {
+		v, d := f(it)
+		if d != "" {
+			v = cobra.CompletionWithDesc(v, d)
 		}
-		out = append(out, c)
+		out = append(out, v)
 	}
 	return out, nil
 }

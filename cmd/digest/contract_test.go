@@ -157,6 +157,7 @@ func TestExitCodesOfEveryCommand(t *testing.T) {
 		{"runtime", []string{"demo", "--dir", aFile}, "demo:", nil},
 
 		{"bad", []string{"preview", "--date", "tomorrow"}, `--date "tomorrow" is not YYYY-MM-DD (like 2026-11-28) or next`, nil},
+		{"bad", []string{"preview", "--as", "not an email"}, "white space", nil},
 		{"runtime", []string{"preview", "--list", "nope"}, "unknown list", nil},
 		{"runtime", []string{"--db", noDB, "preview"}, "no database at", nil},
 

@@ -40,6 +40,11 @@ request, so curation shows on reload.`,
 			if err := checkDate(date, true); err != nil {
 				return err
 			}
+			if as != "" {
+				if _, err := address(as); err != nil {
+					return err
+				}
+			}
 			a.live = serve // the preview server must see later curation
 			src, err := a.previewSource()
 			if err != nil {
