@@ -141,6 +141,7 @@ func checkArgs(cmd *cobra.Command) {
 		// subcommand (cobra would otherwise print the help, exit 0).
 		cmd.Args = unknownCommand
 		cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+		cmd.DisableFlagsInUseLine = true
 		return
 	}
 	check := cmd.Args
