@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,30 +17,6 @@ import (
 	"github.com/newsroom/digest/subscribers"
 	"github.com/newsroom/digest/templates"
 )
-
-// Exit codes: scripts rely on them.
-const (
-	exitOK      = 0
-	exitRuntime = 1
-	exitUsage   = 2
-	// exitPartial: send finished, but not every recipient was reached.
-	exitPartial = 3
-)
-
-// usageError marks a mistake in how the command was called.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
-
-// partialError reports a run that finished without reaching everyone;
-// Run exits with exitPartial.
-type partialError struct{ err error }
-
-func (e partialError) Error() string { return e.err.Error() }
-func (e partialError) Unwrap() error { return e.err }
 
 // App is one invocation of the CLI: its configuration, its streams and the
 // store it opens on demand. Tests build it through Run.
@@ -57,6 +31,28 @@ type App struct {
 	configPath string
 	cfg        config.Config
 	db         *store.DB
+	// readOnly is set for a command that only reads: the store is then
+	// opened with store.OpenReadOnly, which creates and writes nothing;
+	// live keeps such a reader current (the preview server).
+	readOnly, live bool
+}
+
+// readOnlyCommands only read the store. They refuse a database that does
+// not exist instead of creating an empty one, and work on a database
+// that cannot be written. Completion and send --test read only too.
+var readOnlyCommands = map[string]bool{
+	"digest stories list":       true,
+	"digest sections list":      true,
+	"digest lists list":         true,
+	"digest lists show":         true,
+	"digest subscribers show":   true,
+	"digest subscribers list":   true,
+	"digest subscribers count":  true,
+	"digest subscribers export": true,
+	"digest preview":            true,
+	"digest deliveries":         true,
+	"digest editions list":      true,
+	"digest editions show":      true,
 }
 
 // Run executes the CLI with args and returns the process exit code.
@@ -64,41 +60,15 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	app := &App{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, now: time.Now}
 	root := app.rootCommand()
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if app.db != nil {
 		app.db.Close()
 	}
-	if err == nil {
-		return exitOK
+	if err != nil {
+		fmt.Fprintln(stderr, errorLine(cmd, err))
 	}
-	fmt.Fprintln(stderr, "digest: "+oneLine(err.Error()))
-	var pe partialError
-	if errors.As(err, &pe) {
-		return exitPartial
-	}
-	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err) {
-		fmt.Fprintln(stderr, "Run 'digest --help' for usage.")
-		return exitUsage
-	}
-	return exitRuntime
+	return exitCode(err)
 }
-
-// isCobraUsage recognises the argument errors cobra makes itself.
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "requires at most", "flag needs an argument", "invalid argument", "required flag"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func (a *App) rootCommand() *cobra.Command {
 	root := &cobra.Command{
@@ -106,17 +76,29 @@ func (a *App) rootCommand() *cobra.Command {
 		Short:         "Build and send a newsroom's daily email digest",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			a.readOnly = readOnlyCommands[cmd.CommandPath()]
 			return a.loadConfig(cmd.Flags())
 		},
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(flagError)
+	root.SetVersionTemplate("digest {{.Version}}\n")
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configPath, "config", "", "configuration file (default ./digest.toml if present; env DIGEST_CONFIG)")
 	pf.String("db", "", "SQLite database file (default ./digest.db; env DIGEST_DB)")
 	pf.String("base-url", "", "public base URL of the web endpoints, for links in messages (env DIGEST_BASE_URL)")
 	root.AddCommand(a.storiesCommand(), a.subscribersCommand(), a.listsCommand(), a.sendCommand(), a.demoCommand())
 	root.AddCommand(a.sectionsCommand(), a.previewCommand(), a.serveCommand(), a.deliveriesCommand())
+	// The streams first: the completion command takes its writer when
+	// it is made.
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	checkArgs(root)
+	a.registerCompletions(root)
 	return root
 }
 
@@ -163,7 +145,13 @@ func (a *App) store() (*store.DB, error) {
 	if a.db != nil {
 		return a.db, nil
 	}
-	db, err := store.Open(a.ctx, a.cfg.DB)
+	open := store.Open
+	if a.readOnly {
+		open = func(ctx context.Context, path string) (*store.DB, error) {
+			return store.OpenReadOnly(ctx, path, a.live)
+		}
+	}
+	db, err := open(a.ctx, a.cfg.DB)
 	if err != nil {
 		return nil, err
 	}

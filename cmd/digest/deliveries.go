@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -116,35 +115,18 @@ func (a *App) deliveriesTable(f delivery.Filter) error {
 		fmt.Fprintln(out, "no deliveries match")
 		return nil
 	}
-	fmt.Fprintf(out, "%d deliveries: %s\n", n, strings.Join(parts, ", "))
+	fmt.Fprintf(out, "%s: %s\n", plural(n, "delivery"), strings.Join(parts, ", "))
 	return nil
 }
 
 // deliveriesJSON streams the rows as one JSON array.
 func (a *App) deliveriesJSON(f delivery.Filter) error {
 	out := bufio.NewWriter(a.stdout)
-	defer out.Flush()
-	out.WriteString("[")
-	first := true
-	err := delivery.EachRecord(a.ctx, a.db, f, func(r delivery.Record) error {
-		b, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		if !first {
-			out.WriteString(",")
-		}
-		first = false
-		out.WriteString("\n  ")
-		out.Write(b)
-		return nil
+	err := streamJSON(out, func(emit func(any) error) error {
+		return delivery.EachRecord(a.ctx, a.db, f, func(r delivery.Record) error { return emit(r) })
 	})
-	if err != nil {
-		return err
+	if ferr := out.Flush(); err == nil {
+		err = ferr
 	}
-	if !first {
-		out.WriteString("\n")
-	}
-	out.WriteString("]\n")
-	return nil
+	return err
 }

@@ -77,8 +77,9 @@ func (lf *listFlags) apply(f *pflag.FlagSet, l *subscribers.List) {
 
 func (a *App) listsCreateCommand() *cobra.Command {
 	var lf listFlags
+	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "create NAME " + listFlagsUsage,
+		Use:   "create NAME " + listFlagsUsage + " [--json]",
 		Short: "Create a list",
 		Long: `Create a list. NAME is lower-case letters, digits, - and _; it appears in
 unsubscribe links and cannot change later. --from is required. The schedule is a
@@ -103,19 +104,19 @@ refused.`,
 			if l, err = s.CreateList(a.ctx, l); err != nil {
 				return err
 			}
-			a.printf("list %s created\n", l.Name)
-			a.noteUnknownSections(l)
-			return a.printList(subscribers.ListCounts{List: l})
+			return a.listDone(asJSON, "created", subscribers.ListCounts{List: l})
 		},
 	}
 	lf.register(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the list as JSON (as lists show --json)")
 	return cmd
 }
 
 func (a *App) listsUpdateCommand() *cobra.Command {
 	var lf listFlags
+	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "update NAME [" + listFlagsUsage + "]",
+		Use:   "update NAME [" + listFlagsUsage + "] [--json]",
 		Short: "Change a list's settings (only the flags given)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -141,12 +142,11 @@ func (a *App) listsUpdateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.printf("list %s updated\n", l.Name)
-			a.noteUnknownSections(l)
-			return a.printList(subscribers.ListCounts{List: l, Subscribers: c})
+			return a.listDone(asJSON, "updated", subscribers.ListCounts{List: l, Subscribers: c})
 		},
 	}
 	lf.register(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the list as JSON (as lists show --json)")
 	return cmd
 }
 
@@ -193,11 +193,8 @@ func (a *App) listsShowCommand() *cobra.Command {
 				return err
 			}
 			lc := subscribers.ListCounts{List: l, Subscribers: c}
-			if lc.Sections == nil {
-				lc.Sections = []string{}
-			}
 			if asJSON {
-				return writeJSON(a.stdout, listJSON{ListCounts: lc, NextRun: nextRun(l, a.now())})
+				return writeJSON(a.stdout, a.listJSON(lc))
 			}
 			return a.printList(lc)
 		},
@@ -206,10 +203,30 @@ func (a *App) listsShowCommand() *cobra.Command {
 	return cmd
 }
 
+// listDone reports a created or updated list: a line and the settings,
+// or with --json the document lists show --json prints.
+func (a *App) listDone(asJSON bool, verb string, lc subscribers.ListCounts) error {
+	if asJSON {
+		out := a.jsonOutput()
+		a.noteUnknownSections(lc.List)
+		return writeJSON(out, a.listJSON(lc))
+	}
+	a.printf("list %s %s\n", lc.Name, verb)
+	a.noteUnknownSections(lc.List)
+	return a.printList(lc)
+}
+
 // listJSON is lists show --json: the settings, counts and next run.
 type listJSON struct {
 	subscribers.ListCounts
 	NextRun *time.Time `json:"next_run,omitempty"`
+}
+
+func (a *App) listJSON(lc subscribers.ListCounts) listJSON {
+	if lc.Sections == nil {
+		lc.Sections = []string{} // [] (all sections), never null
+	}
+	return listJSON{ListCounts: lc, NextRun: nextRun(lc.List, a.now())}
 }
 
 func nextRun(l subscribers.List, now time.Time) *time.Time {
@@ -275,7 +292,7 @@ use digest subscribers remove to erase a person.`,
 			if err != nil {
 				return err
 			}
-			a.printf("list %s deleted with %d memberships and %d editions\n", args[0], d.Memberships, d.Editions)
+			a.printf("list %s deleted with %s and %s\n", args[0], plural(d.Memberships, "membership"), plural(d.Editions, "edition"))
 			return nil
 		},
 	}
@@ -308,7 +325,17 @@ func (a *App) noteUnknownSections(l subscribers.List) {
 	}
 }
 
-// writeJSON prints one value as indented JSON.
+// jsonOutput serves a command's --json: it returns the writer for the
+// one JSON document and sends the lines meant for a person to standard
+// error from then on, so that standard output parses whole.
+func (a *App) jsonOutput() io.Writer {
+	out := a.stdout
+	a.stdout = a.stderr
+	return out
+}
+
+// writeJSON prints one value as indented JSON: the form of every
+// summary and every single object digest prints.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

@@ -42,6 +42,15 @@ address; --mailpit-smtp HOST:PORT its SMTP port, default the URL's host, port
 1025) Mailpit's HTML check of the edition as delivered.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkDate(date, true); err != nil {
+				return err
+			}
+			if as != "" {
+				if _, err := address(as); err != nil {
+					return err
+				}
+			}
+			a.live = serve // the preview server must see later curation
 			src, err := a.previewSource()
 			if err != nil {
 				return err

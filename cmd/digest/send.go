@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -16,10 +17,10 @@ import (
 
 func (a *App) sendCommand() *cobra.Command {
 	var listName, date string
-	var force, retryDeferred, retryFailed, retryUnknown, wait bool
+	var force, retryDeferred, retryFailed, retryUnknown, wait, asJSON bool
 	var testTo string
 	cmd := &cobra.Command{
-		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force] [--concurrency N] [--rate R] [--max-per-hour N] [--retry-deferred] [--retry-failed] [--retry-unknown] [--wait]",
+		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force] [--concurrency N] [--rate R] [--max-per-hour N] [--retry-deferred] [--retry-failed] [--retry-unknown] [--wait] [--json]",
 		Short: "Build the day's edition if needed and deliver it to the list",
 		Long: `Build the list's edition for the date (default: today in the list's time zone)
 unless it is already stored, then send one message per active subscriber who
@@ -53,8 +54,19 @@ serve). While another one does, send exits 1 naming it, or with --wait waits
 until it ends and then sends to whoever it left out.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkDate(date, false); err != nil {
+				return err
+			}
 			if cmd.Flags().Changed("test") {
+				if asJSON {
+					return usagef("--json does not go with --test")
+				}
+				a.readOnly = true // a test send records nothing
 				return a.sendTest(testTo, listName, date)
+			}
+			out := a.stdout
+			if asJSON {
+				out = a.jsonOutput()
 			}
 			transport, err := a.transport()
 			if err != nil {
@@ -67,16 +79,32 @@ until it ends and then sends to whoever it left out.`,
 			}
 			defer held.Release()
 			list, ed, ok, err := a.edition(listName, date, force)
-			if err != nil || !ok {
+			if err != nil {
 				return err
+			}
+			if !ok {
+				if asJSON {
+					return writeJSON(out, sendJSON{List: list.Name, NothingNew: true})
+				}
+				return nil
 			}
 			if ob, ok := transport.(delivery.Outbox); ok {
 				a.printf("no SMTP configured: writing .eml files to %s (set --smtp or DIGEST_SMTP_URL to send mail)\n", ob.Dir)
 			} else {
-				a.printf("delivering to %s over %d connections\n", transport, a.cfg.Concurrency)
+				a.printf("delivering to %s over %s\n", transport, plural(a.cfg.Concurrency, "connection"))
 			}
 			sum, err := a.deliverWith(transport, ed, list, sendOptions{retryDeferred: retryDeferred, retryFailed: retryFailed, retryUnknown: retryUnknown, lease: held})
-			a.printSummary(sum)
+			// A run that failed before any outcome (the relay cannot be
+			// reached) has no summary worth a line: the error says it.
+			if err == nil || sum.Sent+sum.Deferred+sum.Failed+sum.Unknown > 0 {
+				if asJSON {
+					if jerr := writeJSON(out, newSendJSON(list, ed, sum)); jerr != nil && err == nil {
+						err = jerr
+					}
+				} else {
+					a.printSummary(sum)
+				}
+			}
 			var busy *delivery.LeaseBusyError
 			if errors.As(err, &busy) {
 				return err
@@ -104,6 +132,7 @@ until it ends and then sends to whoever it left out.`,
 	f.BoolVar(&retryFailed, "retry-failed", false, "also retry the edition's failed deliveries (after fixing a relay-side refusal)")
 	f.BoolVar(&retryUnknown, "retry-unknown", false, "also send again the deliveries of unknown outcome (the relay may have taken them: check first)")
 	f.BoolVar(&wait, "wait", false, "when another process is sending the list, wait for it to end instead of exiting 1")
+	f.BoolVar(&asJSON, "json", false, "print the summary as one JSON document (the other lines go to standard error)")
 	return cmd
 }
 
@@ -163,7 +192,7 @@ func (a *App) edition(listName, date string, force bool) (subscribers.List, dige
 	if created {
 		verb = "built"
 	}
-	a.printf("%s edition %d of %s for %s: %d stories\n  subject: %s\n", verb, ed.ID, list.Name, ed.Date, len(ed.StoryIDs), ed.Subject)
+	a.printf("%s edition %d of %s for %s: %s\n  subject: %s\n", verb, ed.ID, list.Name, ed.Date, plural(len(ed.StoryIDs), "story"), ed.Subject)
 	return list, ed, true, nil
 }
 
@@ -203,7 +232,10 @@ func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format strin
 		return nil, err
 	}
 	dkim, err := delivery.LoadDKIM(delivery.DKIMConfig{KeyFile: a.cfg.DKIM.KeyFile, Selector: a.cfg.DKIM.Selector, Domain: a.cfg.DKIM.Domain})
-	if err != nil {
+	var unreadable *fs.PathError
+	if errors.As(err, &unreadable) {
+		return nil, err // a key file that cannot be read is a missing file: exit 1
+	} else if err != nil {
 		return nil, usageError{err}
 	}
 	return &delivery.Sender{
@@ -214,6 +246,38 @@ func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format strin
 	}, nil
 }
 
+// sendJSON is send --json: what the run did, with the edition it sent.
+type sendJSON struct {
+	List           string  `json:"list"`
+	Edition        int64   `json:"edition,omitempty"`
+	Date           string  `json:"date,omitempty"`
+	Subject        string  `json:"subject,omitempty"`
+	NothingNew     bool    `json:"nothing_new"`
+	Sent           int     `json:"sent"`
+	AlreadySent    int     `json:"already_sent"`
+	Deferred       int     `json:"deferred"`
+	Failed         int     `json:"failed"`
+	Unknown        int     `json:"unknown"`
+	UnknownBefore  int     `json:"unknown_before"`
+	Left           int     `json:"left"`
+	FailedBefore   int     `json:"failed_before"`
+	DeferredBefore int     `json:"deferred_before"`
+	Retries        int     `json:"retries"`
+	Bounced        int     `json:"bounced"`
+	DurationMS     int64   `json:"duration_ms"`
+	Rate           float64 `json:"rate"`
+}
+
+func newSendJSON(list subscribers.List, ed digest.Edition, s delivery.Summary) sendJSON {
+	return sendJSON{
+		List: list.Name, Edition: ed.ID, Date: ed.Date, Subject: ed.Subject,
+		Sent: s.Sent, AlreadySent: s.Already, Deferred: s.Deferred, Failed: s.Failed,
+		Unknown: s.Unknown, UnknownBefore: s.UnknownBefore, Left: s.Left,
+		FailedBefore: s.FailedBefore, DeferredBefore: s.DeferredBefore, Retries: s.Retries, Bounced: s.Bounced,
+		DurationMS: s.Duration.Milliseconds(), Rate: s.Rate(),
+	}
+}
+
 // printSummary prints the line scripts and tests read, then what else
 // the run did, if anything.
 func (a *App) printSummary(s delivery.Summary) {
@@ -221,13 +285,13 @@ func (a *App) printSummary(s delivery.Summary) {
 		s.Sent, s.Already, s.Deferred, s.Failed, s.Unknown, s.Duration.Round(time.Millisecond), s.Rate())
 	var more []string
 	if s.Retries > 0 {
-		more = append(more, fmt.Sprintf("%d temporary failures retried", s.Retries))
+		more = append(more, plural(s.Retries, "temporary failure")+" retried")
 	}
 	if s.Bounced > 0 {
-		more = append(more, fmt.Sprintf("%d subscribers marked bounced", s.Bounced))
+		more = append(more, plural(s.Bounced, "subscriber")+" marked bounced")
 	}
 	if s.Left > 0 {
-		more = append(more, fmt.Sprintf("%d left the list during the run and were not sent to", s.Left))
+		more = append(more, plural(s.Left, "member")+" left the list during the run and "+wasWere(s.Left)+" not sent to")
 	}
 	if s.FailedBefore > 0 {
 		more = append(more, fmt.Sprintf("%d failed in an earlier run", s.FailedBefore))
@@ -242,12 +306,12 @@ func (a *App) printSummary(s delivery.Summary) {
 		a.printf("  %s\n", strings.Join(more, "; "))
 	}
 	if s.Deferred > 0 {
-		a.printf("  %d deliveries are deferred: run digest send --retry-deferred later (digest deliveries --status deferred lists them)\n", s.Deferred)
+		a.printf("  %s %s deferred: run digest send --retry-deferred later (digest deliveries --status deferred lists them)\n", plural(s.Deferred, "delivery"), isAre(s.Deferred))
 	}
 	if s.Failed > 0 {
-		a.printf("  %d deliveries failed permanently: digest deliveries --status failed shows the replies; after fixing a relay-side refusal run digest send --retry-failed\n", s.Failed)
+		a.printf("  %s failed permanently: digest deliveries --status failed shows the replies; after fixing a relay-side refusal run digest send --retry-failed\n", plural(s.Failed, "delivery"))
 	}
 	if s.Unknown > 0 {
-		a.printf("  %d deliveries have an unknown outcome (the relay did not answer after the message was sent, it may have delivered them): check with the relay, then run digest send --retry-unknown to send them again (digest deliveries --status unknown lists them)\n", s.Unknown)
+		a.printf("  %s %s an unknown outcome (the relay did not answer after the message was sent, it may have delivered them): check with the relay, then run digest send --retry-unknown to send them again (digest deliveries --status unknown lists them)\n", plural(s.Unknown, "delivery"), hasHave(s.Unknown))
 	}
 }

@@ -74,7 +74,7 @@ func (a *App) sendTest(to, listName, date string) error {
 		}
 		a.printf("  sent to %s\n", r.Email)
 	}
-	a.printf("%d test messages sent; nothing recorded, the real send still reaches every subscriber\n", len(rcpts))
+	a.printf("%s sent; nothing recorded, the real send still reaches every subscriber\n", plural(len(rcpts), "test message"))
 	return nil
 }
 
