@@ -586,12 +586,12 @@ func TestPageMeta(t *testing.T) {
 func TestCanonical(t *testing.T) {
 	for in, want := range map[string]string{
 		"HTTPS://News.Example.COM:443/a?utm_source=x&utm_medium=y&id=3#frag": "https://news.example.com/a?id=3",
-		"http://example.com:80":                                   "http://example.com/",
-		"http://example.com:8080/a?fbclid=1&gclid=2&mc_eid=3":     "http://example.com:8080/a",
-		"https://example.com/a?b=2&a=1&UTM_Campaign=z":            "https://example.com/a?b=2&a=1",
-		"https://example.com/search?q=utm_source":                 "https://example.com/search?q=utm_source",
-		"https://[2001:DB8::1]:443/x":                             "https://[2001:db8::1]/x",
-		"https://example.com./path?":                              "https://example.com/path",
+		"http://example.com:80":                               "http://example.com/",
+		"http://example.com:8080/a?fbclid=1&gclid=2&mc_eid=3": "http://example.com:8080/a",
+		"https://example.com/a?b=2&a=1&UTM_Campaign=z":        "https://example.com/a?b=2&a=1",
+		"https://example.com/search?q=utm_source":             "https://example.com/search?q=utm_source",
+		"https://[2001:DB8::1]:443/x":                         "https://[2001:db8::1]/x",
+		"https://example.com./path?":                          "https://example.com/path",
 	} {
 		got, err := Canonical(in)
 		if err != nil || got != want {
