@@ -623,3 +623,21 @@ func TestFixturesParse(t *testing.T) {
 		}
 	}
 }
+
+func TestBrokenXMLMidFeedIsReported(t *testing.T) {
+	e := newEnv(t)
+	e.mux.HandleFunc("/rss", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><link>https://a.example/</link><description><![CDATA[<item>not one</item>]]></description>
+		<item><title>Good</title><link>https://a.example/1</link></item>
+		<item><title>Bad</titl><link>https://a.example/2</link></item>
+		<item><title>Lost</title><link>https://a.example/3</link></item></channel></rss>`))
+	})
+	f := e.add("/rss", Feed{})
+	r := e.fetch(f.ID)
+	if r.Err != nil || r.New != 1 || r.Skipped != 2 {
+		t.Fatalf("%+v", r)
+	}
+	if len(r.Problems) != 2 || !strings.HasPrefix(r.Problems[1], "item 2: the feed's XML breaks here: 1 item(s) after it could not be read") {
+		t.Errorf("problems %q", r.Problems)
+	}
+}

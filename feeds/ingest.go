@@ -254,6 +254,11 @@ func (s *Store) ingest(ctx context.Context, f *Feed, doc *Document, enrich func(
 		return c, err
 	}
 	items := prepare(f, doc, s.now(), known, &c)
+	if doc.Unread > 0 {
+		c.Skipped += doc.Unread
+		c.Problems = append(c.Problems, fmt.Sprintf("item %d: the feed's XML breaks here: %d item(s) after it could not be read (the publisher must fix the feed)",
+			len(doc.Items), doc.Unread))
+	}
 	if enrich != nil && f.Enrich {
 		enrich(ctx, f, items)
 	}

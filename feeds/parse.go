@@ -40,6 +40,10 @@ type Document struct {
 	Items []Item
 	// Sitemaps lists the child sitemaps of a sitemap index.
 	Sitemaps []string
+	// Unread counts entries the parser could not reach: gofeed's lenient
+	// XML reading stops at a broken tag without an error, and the items
+	// after it would otherwise vanish silently.
+	Unread int
 }
 
 // ErrNotFeed reports a body that is not RSS, Atom or JSON Feed.
@@ -82,7 +86,42 @@ func ParseFeed(body []byte, base *url.URL) (*Document, error) {
 		}
 		doc.Items = append(doc.Items, item)
 	}
+	if f.FeedType == "rss" || f.FeedType == "atom" {
+		tag := "<item"
+		if f.FeedType == "atom" {
+			tag = "<entry"
+		}
+		if n := countTags(body, tag); n > len(f.Items) {
+			doc.Unread = n - len(f.Items)
+		}
+	}
 	return doc, nil
+}
+
+// countTags counts start tags named like tag ("<item" followed by ">",
+// white space or "/"), outside CDATA sections.
+func countTags(body []byte, tag string) int {
+	n := 0
+	for len(body) > 0 {
+		i := bytes.Index(body, []byte(tag))
+		c := bytes.Index(body, []byte("<![CDATA["))
+		if c >= 0 && (i < 0 || c < i) {
+			end := bytes.Index(body[c:], []byte("]]>"))
+			if end < 0 {
+				return n
+			}
+			body = body[c+end+3:]
+			continue
+		}
+		if i < 0 {
+			return n
+		}
+		body = body[i+len(tag):]
+		if len(body) > 0 && (body[0] == '>' || body[0] == '/' || body[0] == ' ' || body[0] == '\t' || body[0] == '\n' || body[0] == '\r') {
+			n++
+		}
+	}
+	return n
 }
 
 // sniff says what a body that is not a feed looks like, for the error.
