@@ -51,6 +51,8 @@ var readOnlyCommands = map[string]bool{
 	"digest subscribers export": true,
 	"digest preview":            true,
 	"digest deliveries":         true,
+	"digest feeds list":         true,
+	"digest tokens list":        true,
 	"digest editions list":      true,
 	"digest editions show":      true,
 }
@@ -90,6 +92,7 @@ func (a *App) rootCommand() *cobra.Command {
 	pf.String("base-url", "", "public base URL of the web endpoints, for links in messages (env DIGEST_BASE_URL)")
 	root.AddCommand(a.storiesCommand(), a.subscribersCommand(), a.listsCommand(), a.sendCommand(), a.demoCommand())
 	root.AddCommand(a.sectionsCommand(), a.previewCommand(), a.serveCommand(), a.deliveriesCommand())
+	root.AddCommand(a.feedsCommand(), a.tokensCommand())
 	// The streams first: the completion command takes its writer when
 	// it is made.
 	root.SetIn(a.stdin)

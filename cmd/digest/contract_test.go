@@ -73,6 +73,7 @@ func TestExitCodesOfEveryCommand(t *testing.T) {
 	c := newCLI(t)
 	c.must("subscribers", "add", "ada@example.com")
 	c.must("stories", "add", "--section", "World", "--title", "Hello", "--url", "https://news.example.com/hello")
+	c.must("tokens", "create", "cms")
 	notDB := c.writeFile("notes.txt", strings.Repeat("plain text, not a database\n", 10))
 	badJSON := c.writeFile("bad.json", "{\"section\":\"A\",\"title\":\"One\",\"url\":\"https://x.example/1\"}\n{\"section\":")
 	binary := c.writeFile("list.xlsx", "PK\x03\x04\x14\x00\x06\x00binary")
@@ -169,6 +170,25 @@ func TestExitCodesOfEveryCommand(t *testing.T) {
 		{"runtime", []string{"deliveries", "--edition", "99"}, "no edition 99", nil},
 		{"runtime", []string{"--db", noDB, "deliveries"}, "no database at", nil},
 
+		{"bad", []string{"feeds", "add", "ftp://x.example/feed"}, "is not http or https", nil},
+		{"runtime", []string{"--db", notDB, "feeds", "add", "https://x.example/feed"}, "not a SQLite database", nil},
+		{"bad", []string{"feeds", "list", "extra"}, `unexpected argument "extra"`, nil},
+		{"runtime", []string{"--db", noDB, "feeds", "list"}, "no database at", nil},
+		{"bad", []string{"feeds", "update", "1"}, "nothing to change", nil},
+		{"runtime", []string{"feeds", "update", "99", "--name", "x"}, "feed 99: no such feed", nil},
+		{"bad", []string{"feeds", "remove", "x"}, `feed id "x" is not a number`, nil},
+		{"runtime", []string{"feeds", "remove", "99"}, "no such feed", nil},
+		{"bad", []string{"feeds", "fetch", "abc"}, `feed id "abc" is not a number`, nil},
+		{"runtime", []string{"feeds", "fetch", "99"}, "no such feed", nil},
+
+		{"bad", []string{"tokens", "create"}, "missing argument NAME", nil},
+		{"bad", []string{"tokens", "create", "bad name!"}, `token name "bad name!"`, nil},
+		{"runtime", []string{"tokens", "create", "cms"}, "a token called cms exists", nil},
+		{"bad", []string{"tokens", "list", "x"}, `unexpected argument "x"`, nil},
+		{"runtime", []string{"--db", noDB, "tokens", "list"}, "no database at", nil},
+		{"bad", []string{"tokens", "revoke"}, "missing argument NAME", nil},
+		{"runtime", []string{"tokens", "revoke", "nope"}, `token "nope": no such token`, nil},
+
 		{"bad", []string{"completion", "bash", "extra"}, `unexpected argument "extra"`, nil},
 		{"bad", []string{"completion", "zsh", "--nope"}, "unknown flag --nope", nil},
 		{"bad", []string{"completion", "fish", "--descriptions"}, "did you mean --no-descriptions?", nil},
@@ -259,6 +279,8 @@ var readCalls = [][]string{
 	{"subscribers", "count"}, {"subscribers", "export"},
 	{"preview", "--date", "next"},
 	{"deliveries"},
+	{"feeds", "list"},
+	{"tokens", "list"},
 	{"send", "--test", "desk@example.com"},
 }
 

@@ -15,9 +15,12 @@ import (
 	"github.com/newsroom/digest/config"
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/feeds"
 	"github.com/newsroom/digest/metrics"
 	"github.com/newsroom/digest/scheduler"
+	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
+	"github.com/newsroom/digest/tokens"
 	"github.com/newsroom/digest/web"
 )
 
@@ -34,6 +37,8 @@ func (a *App) serveCommand() *cobra.Command {
 		Long: `Send each list's digest on its schedule (a cron expression in the list's time
 zone) and answer subscribers' clicks: one-click unsubscribe at /u/TOKEN, the web
 archive at /archive/LIST, and /healthz and /metrics for the operator.
+Every feed (digest feeds add) is polled on its own schedule, and a CMS may
+push stories to POST /api/stories with a token from digest tokens create.
 
 One edition goes out per list per local date. Several serve processes may run on
 one database: a lease in the database lets exactly one of them send. A fire
@@ -121,7 +126,12 @@ func (a *App) runServe(o serveOptions) error {
 		Subs: subs, Editions: eds, Metrics: m, Logger: logger.With("component", "http"),
 		Sending: sched.Leader, TrustForwardedFor: o.trustForwardedFor,
 		Journal: &subscribers.Journal{Path: subscribers.JournalPath(db.Path)},
+		API: &web.API{Stories: &stories.Store{DB: db, Now: a.now}, Tokens: &tokens.Store{DB: db, Now: a.now}},
 	}
+	// Every feed is polled on its own schedule; feeds added meanwhile are
+	// picked up within --reload.
+	poller := &feeds.Poller{Feeds: &feeds.Store{DB: db, Now: a.now}, Fetcher: a.feedFetcher(),
+		Logger: logger.With("component", "feeds"), Check: a.cfg.Reload}
 	srv := web.HTTPServer(site.Handler(), logger)
 
 	ctx, cancel := context.WithCancel(a.ctx)
@@ -140,6 +150,9 @@ func (a *App) runServe(o serveOptions) error {
 	go site.KeepJournal(ctx, 2*time.Second)
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- sched.Run(ctx) }()
+	pollDone := make(chan error, 1)
+	go func() { pollDone <- poller.Run(ctx) }()
+	defer func() { <-pollDone }()
 
 	var runErr error
 	select {
