@@ -252,7 +252,7 @@ func TestGracefulStopFinishesInFlightAndResumes(t *testing.T) {
 	if sent >= 200 {
 		t.Fatal("the stop came too late to test anything")
 	}
-	srv.DataHook = nil
+	srv.SetDataHook(nil)
 	sum, err = s.Send(f.ctx, ed, f.list)
 	if err != nil || sum.Already != sent || sum.Sent != 200-sent {
 		t.Fatalf("resume: %+v, %v", sum, err)
@@ -334,7 +334,7 @@ func TestAuthRefusedMidRunStopsAndResumes(t *testing.T) {
 		t.Fatalf("summary %+v", sum)
 	}
 	srv.FailAuth.Store(false)
-	srv.DataHook = nil
+	srv.SetDataHook(nil)
 	if _, err := s.Send(f.ctx, ed, f.list); err != nil {
 		t.Fatal(err)
 	}
