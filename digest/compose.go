@@ -212,12 +212,20 @@ func preheader(sel Selection) string {
 
 // Truncate shortens s to at most max characters, cutting at the last word
 // boundary and adding an ellipsis, as the front page does with teasers.
+// Bytes that are not UTF-8 become U+FFFD, so a cut never splits one; a
+// max too small for the ellipsis gets as much of the ellipsis as fits.
 func Truncate(s string, max int) string {
-	s = strings.TrimSpace(s)
+	s = strings.TrimSpace(strings.ToValidUTF8(s, string(utf8.RuneError)))
 	if utf8.RuneCountInString(s) <= max {
 		return s
 	}
 	limit := max - utf8.RuneCountInString(Ellipsis)
+	if limit < 0 {
+		if max <= 0 {
+			return ""
+		}
+		return Ellipsis[:max]
+	}
 	cut, n := 0, 0
 	for i, r := range s {
 		if n == limit {

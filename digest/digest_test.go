@@ -280,6 +280,9 @@ func TestTruncate(t *testing.T) {
 		{"Word boundary exactly here and more", 28, "Word boundary exactly..."},
 		{"Ünïcödé wörds äre cöunted äs runes", 20, "Ünïcödé wörds äre..."},
 		{"Supercalifragilisticexpialidocious", 10, "Superca..."},
+		{"Two words", 2, ".."},
+		{"Two words", 0, ""},
+		{"caf\xe9 au lait and more", 12, "caf\uFFFD au..."},
 	}
 	for _, tt := range tests {
 		got := digest.Truncate(tt.in, tt.max)

@@ -276,7 +276,7 @@ func parseHeader(rec []string) (csvHeader, error) {
 		}
 	}
 	if h.email < 0 {
-		names := strings.Join(rec, ", ")
+		names := CleanName(strings.Join(rec, ", ")) // a quoted cell may hold a line break
 		return h, badCSV("no email column (the header has: %s): the first line must name the columns, like email,name", clip(names))
 	}
 	return h, nil

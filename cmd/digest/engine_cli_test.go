@@ -274,12 +274,12 @@ func TestDeliveriesCommand(t *testing.T) {
 
 	// --retry-deferred takes the deferred one up again once the server
 	// accepts it; a plain send leaves it alone.
-	srv.RcptHook = func(to string) error {
+	srv.SetRcptHook(func(to string) error {
 		if to == "bad@example.com" {
 			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}
 		}
 		return nil
-	}
+	})
 	out, _, code = c.run("send", "--smtp", srv.URL())
 	if code != 3 || !strings.Contains(out, "sent 0, already sent 1") || !strings.Contains(out, "1 deferred in an earlier run") {
 		t.Errorf("plain resend: exit %d, %s", code, out)
