@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/store"
+	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
 )
 

@@ -153,6 +153,9 @@ type Change struct {
 	UserAgent string
 }
 
+// ErrInvalidPrefs reports a choice SetPrefs cannot store.
+var ErrInvalidPrefs = errors.New("invalid preferences")
+
 // SetPrefs stores a reader's choices on one list they are on and records
 // the change. sections are checked against the list's sections (unknown
 // names are dropped; all of them is stored as "all"); pausedUntil must be
@@ -163,11 +166,11 @@ func (s *Store) SetPrefs(ctx context.Context, subID int64, listName string, sect
 		return err
 	}
 	if frequency != FrequencyDaily && frequency != FrequencyWeekly {
-		return fmt.Errorf("frequency %q: use daily or weekly", clip(frequency))
+		return fmt.Errorf("%w: frequency %q: use daily or weekly", ErrInvalidPrefs, clip(frequency))
 	}
 	if pausedUntil != "" {
 		if _, err := time.Parse(schedule.DateLayout, pausedUntil); err != nil {
-			return fmt.Errorf("pause until %q: give a date like 2026-12-24", clip(pausedUntil))
+			return fmt.Errorf("%w: pause until %q: give a date like 2026-12-24", ErrInvalidPrefs, clip(pausedUntil))
 		}
 	}
 	key, err := s.checkSections(ctx, list, sections)

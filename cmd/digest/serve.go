@@ -122,6 +122,9 @@ func (a *App) runServe(o serveOptions) error {
 		Sending: sched.Leader, TrustForwardedFor: o.trustForwardedFor,
 		Journal: &subscribers.Journal{Path: subscribers.JournalPath(db.Path)},
 	}
+	if err := a.wireSignup(site); err != nil {
+		return err
+	}
 	srv := web.HTTPServer(site.Handler(), logger)
 
 	ctx, cancel := context.WithCancel(a.ctx)
@@ -159,6 +162,7 @@ func (a *App) runServe(o serveOptions) error {
 	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Warn("http shutdown", "err", err)
 	}
+	site.WaitConfirmations()
 	if err := <-schedDone; err != nil && runErr == nil {
 		runErr = fmt.Errorf("scheduler: %w", err)
 	}
