@@ -197,8 +197,12 @@ func (s *Server) signupList(w http.ResponseWriter, r *http.Request) (subscribers
 }
 
 // consentText is the wording under the list's form.
-func (s *Server) consentText(list subscribers.List) string {
-	t := s.Signup.ConsentText
+func (s *Server) consentText(list subscribers.List) string { return s.Signup.consent(list) }
+
+// consent is the consent wording for the list: the configured text or
+// DefaultConsentText, with the list's title for %s.
+func (st SignupSettings) consent(list subscribers.List) string {
+	t := st.ConsentText
 	if t == "" {
 		t = DefaultConsentText
 	}
@@ -524,3 +528,29 @@ func (s *Server) preferencesHelp(w http.ResponseWriter, _ *http.Request) {
 }
 
 func hmacEqual(a, b string) bool { return hmac.Equal([]byte(a), []byte(b)) }
+
+// FormSnippet is the sign-up form to paste into the newsroom's own site
+// (digest lists form): plain HTML, no script, posting to the daemon. It
+// carries no render stamp (it is static), so the daemon answers it with
+// its own filled-in form to press once more.
+func FormSnippet(st SignupSettings, list subscribers.List, sections []subscribers.SectionChoice) string {
+	var b strings.Builder
+	id := "digest-" + list.Name
+	action := strings.TrimRight(st.BaseURL, "/") + "/subscribe/" + url.PathEscape(list.Name)
+	e := template.HTMLEscapeString
+	b.WriteString("<form method=\"post\" action=\"" + e(action) + "\" class=\"digest-signup\">\n")
+	b.WriteString("  <label for=\"" + id + "-email\">Email address</label>\n")
+	b.WriteString("  <input type=\"email\" id=\"" + id + "-email\" name=\"email\" required autocomplete=\"email\">\n")
+	b.WriteString("  <label for=\"" + id + "-name\">Name (optional)</label>\n")
+	b.WriteString("  <input type=\"text\" id=\"" + id + "-name\" name=\"name\" maxlength=\"" + strconv.Itoa(subscribers.MaxNameLen) + "\" autocomplete=\"name\">\n")
+	if len(sections) > 0 {
+		b.WriteString("  <fieldset>\n    <legend>Sections (none ticked: all of them)</legend>\n")
+		for _, c := range sections {
+			b.WriteString("    <label><input type=\"checkbox\" name=\"section\" value=\"" + e(c.Name) + "\"> " + e(c.Title) + "</label>\n")
+		}
+		b.WriteString("  </fieldset>\n")
+	}
+	b.WriteString("  <p>" + e(st.consent(list)) + "</p>\n")
+	b.WriteString("  <button type=\"submit\">Subscribe to " + e(list.DisplayTitle()) + "</button>\n</form>\n")
+	return b.String()
+}
