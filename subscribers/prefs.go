@@ -47,16 +47,14 @@ func SectionKey(sections []string) string {
 	return strings.Join(keep, ",")
 }
 
-// Receives reports whether a reader with these choices gets the edition
-// of date (YYYY-MM-DD) as a daily or, weekly set, a weekly edition.
-func (p Prefs) Receives(date string, weekly bool) bool {
+// Receives reports whether a reader with these choices gets anything of
+// the edition of date (YYYY-MM-DD): not while paused, and a weekly
+// reader only on the list's weekly day.
+func (p Prefs) Receives(date string, weeklyDay bool) bool {
 	if p.PausedUntil != "" && date < p.PausedUntil {
 		return false
 	}
-	if p.Frequency == FrequencyWeekly {
-		return weekly
-	}
-	return !weekly
+	return p.Frequency != FrequencyWeekly || weeklyDay
 }
 
 // IsWeeklyDay reports whether the edition of date is the list's weekly

@@ -488,3 +488,68 @@ func part(t *testing.T, raw []byte, media string) string {
 		}
 	}
 }
+
+// TestWeeklyAndPausedReadersOverAWeek sends a daily list for seven days:
+// the weekly reader gets one message, on the weekly day (Monday), with
+// the week's stories; the paused reader nothing before the date.
+func TestWeeklyAndPausedReadersOverAWeek(t *testing.T) {
+	ss := newSignupSite(t, nil)
+	daily, _ := ss.subs.Add(ss.ctx, "daily@example.com", "", "daily")
+	weekly, _ := ss.subs.Add(ss.ctx, "weekly@example.com", "", "daily")
+	paused, _ := ss.subs.Add(ss.ctx, "paused@example.com", "", "daily")
+	_ = daily
+	ch := subscribers.Change{Source: subscribers.SourcePreferences}
+	if err := ss.subs.SetPrefs(ss.ctx, weekly.ID, "daily", nil, "weekly", "", ch); err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.subs.SetPrefs(ss.ctx, paused.ID, "daily", nil, "daily", "2026-11-28", ch); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := ss.subs.GetList(ss.ctx, "daily")
+	cfg, _ := delivery.ParseSMTPURL(ss.smtp.URL())
+	tr, _ := delivery.NewSMTP(cfg)
+	defer tr.Close()
+	secs := []string{"world", "economy", "sport"}
+	var titles []string
+	for i := range 7 {
+		now := time.Date(2026, 11, 24+i, 6, 0, 0, 0, time.UTC) // Tuesday 24 to Monday 30
+		clock := func() time.Time { return now }
+		title := "Story of " + now.Format("Mon 2")
+		titles = append(titles, title)
+		st := &stories.Store{DB: ss.db, Now: clock}
+		if err := st.Add(ss.ctx, &stories.Story{Section: secs[i%3], Title: title, URL: "https://news.example.com/" + now.Format("2006-01-02"), PublishedAt: now.Add(-time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		eds := &digest.Editions{DB: ss.db, Now: clock}
+		ed, _, err := eds.Build(ss.ctx, digest.Composer{}, list, "", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &delivery.Sender{DB: ss.db, Transport: tr, Now: clock, Concurrency: 1,
+			Variants: func(ctx context.Context, ed digest.Edition, l subscribers.List) (*digest.Variants, error) {
+				return eds.PrepareVariants(ctx, digest.Composer{}, ed, l)
+			}}
+		if _, err := s.Send(ss.ctx, ed, list); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]int{}
+	var weeklyHTML string
+	for _, m := range ss.smtp.Messages() {
+		got[m.To[0]]++
+		if m.To[0] == "weekly@example.com" {
+			weeklyHTML = part(t, m.Data, "text/html")
+		}
+	}
+	if got["daily@example.com"] != 7 || got["weekly@example.com"] != 1 || got["paused@example.com"] != 3 {
+		t.Errorf("messages per reader %v: want daily 7, weekly 1 (Monday), paused 3 (from the 28th)", got)
+	}
+	for _, title := range titles {
+		if !strings.Contains(weeklyHTML, title) {
+			t.Errorf("the weekly edition lacks %q", title)
+		}
+	}
+	if !strings.Contains(weeklyHTML, "weekly") {
+		t.Error("the weekly edition does not say it is the weekly one")
+	}
+}
