@@ -29,7 +29,7 @@ import (
 // signupSite is a served database with the list daily (sections world,
 // economy, sport) and a real SMTP server receiving the confirmations.
 type signupSite struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	db   *store.DB
 	subs *subscribers.Store
@@ -38,7 +38,7 @@ type signupSite struct {
 	smtp *smtptest.Server
 }
 
-func newSignupSite(t *testing.T, configure func(*web.Server)) *signupSite {
+func newSignupSite(t testing.TB, configure func(*web.Server)) *signupSite {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "digest.db"))
