@@ -25,7 +25,7 @@ func (a *App) listsCommand() *cobra.Command {
 // listFlags are the settings create and update share.
 type listFlags struct {
 	from, address, prefix, sections, schedule, tz, title, language, direction string
-	signup, weeklyDay                                                        string
+	signup, weeklyDay                                                         string
 }
 
 const listFlagsUsage = `--from "Name <addr>" [--address "postal address"] [--subject-prefix TEXT] [--sections a,b,c] [--schedule "CRON"] [--tz Area/City] [--title T] [--language L] [--direction ltr|rtl] [--signup open|closed] [--weekly-day mon]`
