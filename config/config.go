@@ -73,6 +73,13 @@ type Config struct {
 	LedgerSync  string `toml:"ledger_sync"`
 	DKIM        DKIM   `toml:"dkim"`
 
+	// RecordIP keeps the client IP address and user agent in the consent
+	// records of sign-ups, confirmations and preference changes. Off by
+	// default: they are personal data, kept only where the newsroom
+	// needs them as proof.
+	RecordIP bool   `toml:"record_ip"`
+	Signup   Signup `toml:"signup"`
+
 	// bad is the first environment or flag value that did not parse.
 	bad error
 }
@@ -82,6 +89,17 @@ type DKIM struct {
 	KeyFile  string `toml:"key_file"`
 	Selector string `toml:"selector"`
 	Domain   string `toml:"domain"`
+}
+
+// Signup configures the public sign-up (see web.SignupSettings).
+type Signup struct {
+	// BlockedDomains is a comma-separated list of address domains whose
+	// sign-ups are accepted silently and sent nothing (subdomains too).
+	// A string, not an array, so that Config stays comparable.
+	BlockedDomains string `toml:"blocked_domains"`
+	// ConsentText replaces the consent wording under the form; %s is the
+	// list's title.
+	ConsentText string `toml:"consent_text"`
 }
 
 // Brand dresses the theme.

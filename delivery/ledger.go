@@ -34,13 +34,17 @@ type pending struct {
 	status string
 	// bounces are the subscriber's permanent failures in a row so far.
 	bounces int
+	// prefs are the reader's choices on the list (sections, frequency,
+	// pause), which pick their variant of the edition.
+	prefs subscribers.Prefs
 }
 
 // readPage returns up to limit active members of the list with id > after,
 // in id order, with their ledger status for the edition.
 func readPage(ctx context.Context, db *store.DB, editionID, listID, after int64, limit int) ([]pending, error) {
 	rows, err := db.QueryContext(ctx, `
-		SELECT s.id, s.email, s.name, s.token, COALESCE(d.status, ''), COALESCE(b.failures, 0)
+		SELECT s.id, s.email, s.name, s.token, COALESCE(d.status, ''), COALESCE(b.failures, 0),
+		       s.pref_token, m.sections, m.frequency, m.paused_until
 		FROM memberships m
 		JOIN subscribers s ON s.id = m.subscriber_id
 		LEFT JOIN deliveries d ON d.edition_id = ? AND d.subscriber_id = m.subscriber_id
@@ -54,7 +58,8 @@ func readPage(ctx context.Context, db *store.DB, editionID, listID, after int64,
 	out := make([]pending, 0, limit)
 	for rows.Next() {
 		var p pending
-		if err := rows.Scan(&p.sub.ID, &p.sub.Email, &p.sub.Name, &p.sub.Token, &p.status, &p.bounces); err != nil {
+		if err := rows.Scan(&p.sub.ID, &p.sub.Email, &p.sub.Name, &p.sub.Token, &p.status, &p.bounces,
+			&p.sub.PrefToken, &p.prefs.Sections, &p.prefs.Frequency, &p.prefs.PausedUntil); err != nil {
 			return nil, fmt.Errorf("read recipients: %w", err)
 		}
 		out = append(out, p)

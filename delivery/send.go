@@ -60,6 +60,12 @@ type Summary struct {
 	// Left counts members who unsubscribed or were erased during the run,
 	// before their message was handed to the relay: not sent to.
 	Left int
+	// Held counts members whose preferences skip this edition (paused,
+	// weekly readers on another day, chosen sections with no story).
+	Held int
+	// Variants is how many variants the run sent from, and Composed how
+	// many of them it composed (the others were stored before).
+	Variants, Composed int
 	// Pending is how many members the run set out to send to.
 	Pending  int
 	Duration time.Duration
@@ -177,6 +183,11 @@ type Sender struct {
 	WaitLease   bool
 	OnLeaseWait func(error)
 	LeaseTTL    time.Duration
+	// Variants, when set, prepares the edition's variants (see
+	// digest.Editions.PrepareVariants): each reader gets the one their
+	// preferences choose, and readers who get none are not sent to.
+	// When nil every active member gets the edition as it is.
+	Variants func(ctx context.Context, ed digest.Edition, list subscribers.List) (*digest.Variants, error)
 }
 
 // Ledger durability levels (see Sender.LedgerSync).
@@ -282,6 +293,9 @@ func (s *Sender) Send(ctx context.Context, ed digest.Edition, list subscribers.L
 	s.applyJournal(held.Context())
 	r := &run{s: s, cfg: s.settings(), ed: ed, list: list, start: start}
 	sum, err := r.send(held.Context())
+	if r.variants != nil {
+		sum.Variants, sum.Composed = len(r.variants.All()), r.variants.Composed
+	}
 	sum.Duration = time.Since(start)
 	return sum, err
 }
@@ -306,6 +320,9 @@ type run struct {
 	already, failedBefore, deferredBefore, unknownBefore atomic.Int64
 	// left: members gone before their message was handed over.
 	left atomic.Int64
+	// held: members whose preferences skip the edition.
+	held     atomic.Int64
+	variants *digest.Variants
 }
 
 func (r *run) summary() Summary {
@@ -314,7 +331,7 @@ func (r *run) summary() Summary {
 		Already: int(r.already.Load()), FailedBefore: int(r.failedBefore.Load()), DeferredBefore: int(r.deferredBefore.Load()),
 		UnknownBefore: int(r.unknownBefore.Load()),
 		Retries:       int(r.retries.Load()), Bounced: int(r.bounced.Load()), Pending: int(r.total.Load()),
-		Left: int(r.left.Load()),
+		Left: int(r.left.Load()), Held: int(r.held.Load()),
 	}
 }
 
@@ -326,6 +343,11 @@ func (r *run) send(ctx context.Context) (Summary, error) {
 	}
 	r.domain = domainOf(from.Address)
 	r.tmpl = r.ed.Template()
+	if s.Variants != nil {
+		if r.variants, err = s.Variants(ctx, r.ed, r.list); err != nil {
+			return Summary{}, err
+		}
+	}
 	sessions, err := s.sessions(r.cfg.workers)
 	if err != nil {
 		return Summary{}, err
@@ -459,6 +481,9 @@ func (r *run) produce(ctx context.Context, out chan<- *job, stop <-chan struct{}
 				r.deferredBefore.Add(1)
 			case p.status == StatusUnknown && !r.s.RetryUnknown:
 				r.unknownBefore.Add(1)
+			case r.variants != nil && r.variants.For(p.prefs) == nil:
+				r.held.Add(1)
+				r.total.Add(-1)
 			default:
 				todo = append(todo, p)
 				ids = append(ids, p.sub.ID)
@@ -597,7 +622,13 @@ func (r *run) work(ctx context.Context, ss session, work <-chan *job, results ch
 func (r *run) attempt(ctx context.Context, ss session, j *job, barrier func() error, prev *chan error) result {
 	s := r.s
 	sub := j.p.sub
-	m, err := BuildMessage(r.ed, Envelope{List: r.list, Sub: sub, BaseURL: s.BaseURL, Now: s.now(), Template: r.tmpl})
+	ed, tmpl := r.ed, r.tmpl
+	if r.variants != nil {
+		if v := r.variants.For(j.p.prefs); v != nil {
+			ed, tmpl = v.Edition, v.Template
+		}
+	}
+	m, err := BuildMessage(ed, Envelope{List: r.list, Sub: sub, BaseURL: s.BaseURL, Now: s.now(), Template: tmpl})
 	if err != nil {
 		return result{job: j, fatal: err}
 	}

@@ -34,7 +34,7 @@ func (e *Editions) Build(ctx context.Context, c Composer, list subscribers.List,
 	if err != nil {
 		return ed, false, err
 	}
-	if sel.Empty() && !force {
+	if sel.Empty() && !force && !e.weeklyDue(ctx, list, date) {
 		return ed, false, fmt.Errorf("%w for list %s on %s: no section has a story published since %s that was not sent before (add stories, or use --force)",
 			ErrNothingNew, list.Name, date, sel.WindowStart.Format(time.RFC3339))
 	}

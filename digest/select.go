@@ -80,6 +80,10 @@ type Editions struct {
 	Now func() time.Time
 	// MoreHeadlines caps the "More headlines" block; 0 means the default.
 	MoreHeadlines int
+
+	// week makes selectFor pick a weekly edition: the 7 days to the
+	// date's window end, stories sent in daily editions included.
+	week bool
 }
 
 func (e *Editions) now() time.Time {
@@ -158,17 +162,20 @@ func (e *Editions) selectFor(ctx context.Context, list subscribers.List, date st
 	if err != nil {
 		return Selection{}, err
 	}
+	if e.week {
+		start = end.Add(-Week)
+	}
 	sel := Selection{List: list, Date: date, WindowStart: start, WindowEnd: end}
 	rows, err := e.DB.QueryContext(ctx, `
 		SELECT c.id, c.name, c.title, c.display_order, c.max_stories,
 		       s.id, s.title, s.url, s.teaser, s.published_at, s.score, s.pinned
 		FROM stories s JOIN sections c ON c.id = s.section_id
 		WHERE s.hidden = 0 AND s.published_at > ? AND s.published_at <= ?
-		  AND NOT EXISTS (
+		  AND (? OR NOT EXISTS (
 			SELECT 1 FROM edition_stories es JOIN editions ed ON ed.id = es.edition_id
-			WHERE es.story_id = s.id AND ed.list_id = ? AND ed.date <> ?)
+			WHERE es.story_id = s.id AND ed.list_id = ? AND ed.date <> ?))
 		ORDER BY c.display_order, c.id, s.pinned DESC, s.score DESC, s.published_at DESC, s.id DESC`,
-		start.Unix(), end.Unix(), list.ID, date)
+		start.Unix(), end.Unix(), e.week, list.ID, date)
 	if err != nil {
 		return sel, fmt.Errorf("select stories: %w", err)
 	}

@@ -196,21 +196,9 @@ func (s *Store) setStatus(ctx context.Context, email, list, status string) ([]st
 			}
 			return fmt.Errorf("%s is %w: %s (add them with digest subscribers add %s --list L)", sub.Email, ErrNotMember, where, sub.Email)
 		}
-		rows, err := tx.QueryContext(ctx, `UPDATE memberships SET status = ?, updated_at = ?
-			WHERE subscriber_id = ? AND (? = 0 OR list_id = ?) AND status <> ?
-			RETURNING (SELECT name FROM lists WHERE id = list_id)`, status, s.now().Unix(), sub.ID, listID, listID, status)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var name string
-			if err := rows.Scan(&name); err != nil {
-				return err
-			}
-			changed = append(changed, name)
-		}
-		return rows.Err()
+		var err error
+		changed, err = s.updateStatus(ctx, tx, sub.ID, list, "", status, Change{Source: SourceCLI})
+		return err
 	}
 	err = store.RetryBusy(ctx, WriteRetry, func() error {
 		changed = changed[:0]
@@ -233,6 +221,8 @@ type Details struct {
 	UpdatedAt   time.Time        `json:"updated_at"`
 	Memberships []MembershipInfo `json:"memberships"`
 	Deliveries  []DeliveryRecord `json:"recent_deliveries"`
+	// Consent is every change of the person's memberships, oldest first.
+	Consent []ConsentEvent `json:"consent"`
 }
 
 // MembershipInfo is one list a subscriber is on.
@@ -310,7 +300,11 @@ func (s *Store) Show(ctx context.Context, email string, recent int) (Details, er
 		r.UpdatedAt = time.Unix(at, 0).UTC()
 		d.Deliveries = append(d.Deliveries, r)
 	}
-	return d, rows.Err()
+	if err := rows.Err(); err != nil {
+		return d, err
+	}
+	d.Consent, err = s.Consent(ctx, d.ID)
+	return d, err
 }
 
 // Erased counts what Remove deleted with the subscriber.
@@ -348,6 +342,10 @@ func (s *Store) Remove(ctx context.Context, email string) (Erased, error) {
 	defer tx.Rollback()
 	if err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM memberships WHERE subscriber_id = ?),
 		(SELECT COUNT(*) FROM deliveries WHERE subscriber_id = ?)`, sub.ID, sub.ID).Scan(&e.Memberships, &e.Deliveries); err != nil {
+		return e, fmt.Errorf("remove subscriber: %w", err)
+	}
+	// Pending sign-ups name the address too (consent records cascade).
+	if _, err := tx.ExecContext(ctx, `DELETE FROM signups WHERE email = ?`, sub.Email); err != nil {
 		return e, fmt.Errorf("remove subscriber: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE id = ?`, sub.ID); err != nil {

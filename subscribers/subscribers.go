@@ -35,6 +35,8 @@ type Subscriber struct {
 	Name  string `json:"name"`
 	// Token is the secret in the subscriber's unsubscribe link.
 	Token string `json:"-"`
+	// PrefToken is the secret in the subscriber's preference-page link.
+	PrefToken string `json:"-"`
 }
 
 // List is a newsletter: who sends it, and how its edition is made.
@@ -50,6 +52,11 @@ type List struct {
 	TimeZone      string   `json:"timezone"`
 	Language      string   `json:"language"`
 	Direction     string   `json:"direction"`
+	// Signup is SignupOpen (the public form at /subscribe/NAME works) or
+	// SignupClosed (it answers 404).
+	Signup string `json:"signup"`
+	// WeeklyDay is the weekday weekly readers get the week's edition.
+	WeeklyDay time.Weekday `json:"weekly_day"`
 }
 
 // DisplayTitle is the list's title, or its name when it has none.
@@ -87,12 +94,12 @@ var ErrUnknownList = errors.New("unknown list")
 // ErrUnknownSubscriber reports an address that is not in the store.
 var ErrUnknownSubscriber = errors.New("unknown subscriber")
 
-const listColumns = `id, name, title, from_addr, postal_address, subject_prefix, sections, schedule, timezone, language, direction`
+const listColumns = `id, name, title, from_addr, postal_address, subject_prefix, sections, schedule, timezone, language, direction, signup, weekly_day`
 
 func scanList(sc interface{ Scan(...any) error }) (List, error) {
 	var l List
 	var sections string
-	err := sc.Scan(&l.ID, &l.Name, &l.Title, &l.From, &l.PostalAddress, &l.SubjectPrefix, &sections, &l.Schedule, &l.TimeZone, &l.Language, &l.Direction)
+	err := sc.Scan(&l.ID, &l.Name, &l.Title, &l.From, &l.PostalAddress, &l.SubjectPrefix, &sections, &l.Schedule, &l.TimeZone, &l.Language, &l.Direction, &l.Signup, &l.WeeklyDay)
 	for _, s := range strings.Split(sections, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			l.Sections = append(l.Sections, s)
@@ -173,20 +180,26 @@ func (s *Store) Add(ctx context.Context, email, name string, lists ...string) (S
 	now := s.now().Unix()
 	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `
-			INSERT INTO subscribers (email, name, token, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+			INSERT INTO subscribers (email, name, token, pref_token, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (email) DO UPDATE SET
 				name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE subscribers.name END,
 				updated_at = excluded.updated_at
-			RETURNING id, email, name, token`, sub.Email, sub.Name, NewToken(), now, now).
-			Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Token)
+			RETURNING id, email, name, token, pref_token`, sub.Email, sub.Name, NewToken(), NewToken(), now, now).
+			Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Token, &sub.PrefToken)
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			if _, err := tx.ExecContext(ctx, `
+		for i, id := range ids {
+			res, err := tx.ExecContext(ctx, `
 				INSERT INTO memberships (list_id, subscriber_id, status, created_at, updated_at)
-				VALUES (?, ?, 'active', ?, ?) ON CONFLICT DO NOTHING`, id, sub.ID, now, now); err != nil {
+				VALUES (?, ?, 'active', ?, ?) ON CONFLICT DO NOTHING`, id, sub.ID, now, now)
+			if err != nil {
 				return err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				if err := recordEvent(ctx, tx, sub.ID, ConsentEvent{At: time.Unix(now, 0), List: lists[i], Action: ActionSubscribed, Source: SourceCLI}); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -204,8 +217,8 @@ func (s *Store) Get(ctx context.Context, email string) (Subscriber, error) {
 		return Subscriber{}, err
 	}
 	var sub Subscriber
-	err = s.DB.QueryRowContext(ctx, `SELECT id, email, name, token FROM subscribers WHERE email = ?`, addr).
-		Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Token)
+	err = s.DB.QueryRowContext(ctx, `SELECT id, email, name, token, pref_token FROM subscribers WHERE email = ?`, addr).
+		Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Token, &sub.PrefToken)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sub, fmt.Errorf("%w %s: add them with digest subscribers add", ErrUnknownSubscriber, addr)
 	}

@@ -61,6 +61,7 @@ const (
 const (
 	PlaceholderGreeting       = "[[digest:greeting]]"
 	PlaceholderUnsubscribeURL = "[[digest:unsubscribe_url]]"
+	PlaceholderPreferencesURL = "[[digest:preferences_url]]"
 )
 
 //go:embed theme/digest.html.tmpl

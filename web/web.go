@@ -64,8 +64,14 @@ type Server struct {
 	Journal *subscribers.Journal
 	// API, when set, mounts the push API (POST and DELETE /api/stories).
 	API *API
+	// Confirmations sends sign-up confirmation mails; nil turns the
+	// public sign-up off (/subscribe answers 404).
+	Confirmations ConfirmationSender
+	// Signup configures the public sign-up and the preference page.
+	Signup SignupSettings
 
 	limiter *limiter
+	signup  *signup
 }
 
 //go:embed pages.html
@@ -80,6 +86,9 @@ var pages = template.Must(template.New("pages").Parse(pagesHTML))
 //	GET  /unsubscribe         how to unsubscribe, for the archive's footer link
 //	GET  /archive/{list}      the list's sent editions
 //	GET  /archive/{list}/{date}  one edition, without personal data
+//	GET  /subscribe/{list}    the sign-up form; POST signs up (double opt-in)
+//	GET  /confirm/{token}     the confirmation button; POST confirms
+//	GET  /p/{token}           the preference page; POST changes it
 //	GET  /healthz             liveness and database check, JSON
 //	GET  /metrics             Prometheus metrics
 //	POST /api/stories         the push API (with API set; see api.go)
@@ -106,6 +115,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /archive/{list}/{date}", s.archiveEdition)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	s.mountAPI(mux)
+	s.mountSignup(mux) // sign-up, confirmation and preferences: signup.go, prefs.go
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics.Handler())
 	}
@@ -144,8 +154,10 @@ func (s *Server) common(next http.Handler) http.Handler {
 
 // redactPath keeps unsubscribe tokens (secrets) out of the logs.
 func redactPath(p string) string {
-	if strings.HasPrefix(p, "/u/") {
-		return "/u/***"
+	for _, secret := range []string{"/u/", "/confirm/", "/p/"} {
+		if strings.HasPrefix(p, secret) {
+			return secret + "***"
+		}
 	}
 	return p
 }

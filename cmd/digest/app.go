@@ -45,6 +45,7 @@ var readOnlyCommands = map[string]bool{
 	"digest sections list":      true,
 	"digest lists list":         true,
 	"digest lists show":         true,
+	"digest lists form":         true,
 	"digest subscribers show":   true,
 	"digest subscribers list":   true,
 	"digest subscribers count":  true,

@@ -126,6 +126,8 @@ func TestExitCodesOfEveryCommand(t *testing.T) {
 		{"bad", []string{"lists", "update", "daily"}, "nothing to change", nil},
 		{"bad", []string{"lists", "update", "daily", "--direction", "down"}, "ltr or rtl", nil},
 		{"runtime", []string{"lists", "update", "nope", "--title", "x"}, "unknown list", nil},
+		{"bad", []string{"lists", "form"}, "missing argument NAME", nil},
+		{"runtime", []string{"lists", "form", "nope"}, `unknown list "nope"`, nil},
 		{"bad", []string{"lists", "delete"}, "missing argument NAME", nil},
 		{"runtime", []string{"lists", "delete", "nope"}, "unknown list", nil},
 
@@ -280,6 +282,7 @@ var readCalls = [][]string{
 	{"preview", "--date", "next"},
 	{"deliveries"},
 	{"feeds", "list"},
+	{"lists", "form", "daily"},
 	{"tokens", "list"},
 	{"send", "--test", "desk@example.com"},
 }

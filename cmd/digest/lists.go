@@ -18,16 +18,17 @@ import (
 
 func (a *App) listsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "lists", Short: "Create, show, update and delete lists (newsletters)"}
-	cmd.AddCommand(a.listsCreateCommand(), a.listsListCommand(), a.listsShowCommand(), a.listsUpdateCommand(), a.listsDeleteCommand())
+	cmd.AddCommand(a.listsCreateCommand(), a.listsListCommand(), a.listsShowCommand(), a.listsUpdateCommand(), a.listsDeleteCommand(), a.listsFormCommand())
 	return cmd
 }
 
 // listFlags are the settings create and update share.
 type listFlags struct {
 	from, address, prefix, sections, schedule, tz, title, language, direction string
+	signup, weeklyDay                                                         string
 }
 
-const listFlagsUsage = `--from "Name <addr>" [--address "postal address"] [--subject-prefix TEXT] [--sections a,b,c] [--schedule "CRON"] [--tz Area/City] [--title T] [--language L] [--direction ltr|rtl]`
+const listFlagsUsage = `--from "Name <addr>" [--address "postal address"] [--subject-prefix TEXT] [--sections a,b,c] [--schedule "CRON"] [--tz Area/City] [--title T] [--language L] [--direction ltr|rtl] [--signup open|closed] [--weekly-day mon]`
 
 func (lf *listFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&lf.from, "from", "", `sender, "Name <address@example.com>"`)
@@ -39,11 +40,13 @@ func (lf *listFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&lf.title, "title", "", "title in subjects and headers (default: the name)")
 	f.StringVar(&lf.language, "language", "", "BCP 47 language of the edition, e.g. en, ar (default en)")
 	f.StringVar(&lf.direction, "direction", "", "text direction, ltr or rtl (default: from the language)")
+	f.StringVar(&lf.signup, "signup", "", "public sign-up at /subscribe/NAME: open or closed (default open)")
+	f.StringVar(&lf.weeklyDay, "weekly-day", "", "day weekly readers get the week's edition: mon, tue, ... (default mon)")
 }
 
 // anyChanged tells whether any setting was given.
 func (lf *listFlags) anyChanged(f *pflag.FlagSet) bool {
-	for _, name := range []string{"from", "address", "subject-prefix", "sections", "schedule", "tz", "title", "language", "direction"} {
+	for _, name := range []string{"from", "address", "subject-prefix", "sections", "schedule", "tz", "title", "language", "direction", "signup", "weekly-day"} {
 		if f.Changed(name) {
 			return true
 		}
@@ -53,7 +56,7 @@ func (lf *listFlags) anyChanged(f *pflag.FlagSet) bool {
 
 // apply copies the flags that were given onto l. A new language without
 // a --direction lets the direction follow the language.
-func (lf *listFlags) apply(f *pflag.FlagSet, l *subscribers.List) {
+func (lf *listFlags) apply(f *pflag.FlagSet, l *subscribers.List) error {
 	set := func(name string, dst *string, v string) {
 		if f.Changed(name) {
 			*dst = v
@@ -73,6 +76,15 @@ func (lf *listFlags) apply(f *pflag.FlagSet, l *subscribers.List) {
 	if f.Changed("sections") {
 		l.Sections = subscribers.ParseSections(lf.sections)
 	}
+	set("signup", &l.Signup, lf.signup)
+	if f.Changed("weekly-day") {
+		d, err := subscribers.ParseWeekday(lf.weeklyDay)
+		if err != nil {
+			return usageError{fmt.Errorf("--weekly-day: %w", err)}
+		}
+		l.WeeklyDay = d
+	}
+	return nil
 }
 
 func (a *App) listsCreateCommand() *cobra.Command {
@@ -92,8 +104,10 @@ refused.`,
 			if !cmd.Flags().Changed("from") {
 				return usagef(`lists create %s: --from is required, like --from "The Daily <daily@example.com>"`, args[0])
 			}
-			l := subscribers.List{Name: args[0]}
-			lf.apply(cmd.Flags(), &l)
+			l := subscribers.List{Name: args[0], WeeklyDay: time.Monday}
+			if err := lf.apply(cmd.Flags(), &l); err != nil {
+				return err
+			}
 			if err := subscribers.NormalizeList(&l); err != nil {
 				return usageError{err}
 			}
@@ -131,7 +145,9 @@ func (a *App) listsUpdateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			lf.apply(cmd.Flags(), &l)
+			if err := lf.apply(cmd.Flags(), &l); err != nil {
+				return err
+			}
 			if err := subscribers.NormalizeList(&l); err != nil {
 				return usageError{err}
 			}

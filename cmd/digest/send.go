@@ -242,7 +242,7 @@ func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format strin
 		DB: db, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now, Logf: logf,
 		Concurrency: a.cfg.Concurrency, Rate: a.cfg.Rate, MaxPerHour: a.cfg.MaxPerHour,
 		RetryDeferred: o.retryDeferred, RetryFailed: o.retryFailed, RetryUnknown: o.retryUnknown, BounceLimit: a.cfg.BounceLimit, DKIM: dkim, LedgerSync: a.cfg.LedgerSync,
-		Lease: o.lease,
+		Lease: o.lease, Variants: a.variants,
 	}, nil
 }
 
@@ -289,6 +289,9 @@ func (a *App) printSummary(s delivery.Summary) {
 	}
 	if s.Bounced > 0 {
 		more = append(more, plural(s.Bounced, "subscriber")+" marked bounced")
+	}
+	if s.Variants > 1 || s.Held > 0 {
+		more = append(more, fmt.Sprintf("%d variants by reader preferences (%d composed now), %d readers held back (paused, weekly, or nothing in their sections)", s.Variants, s.Composed, s.Held))
 	}
 	if s.Left > 0 {
 		more = append(more, plural(s.Left, "member")+" left the list during the run and "+wasWere(s.Left)+" not sent to")

@@ -126,7 +126,10 @@ func (a *App) runServe(o serveOptions) error {
 		Subs: subs, Editions: eds, Metrics: m, Logger: logger.With("component", "http"),
 		Sending: sched.Leader, TrustForwardedFor: o.trustForwardedFor,
 		Journal: &subscribers.Journal{Path: subscribers.JournalPath(db.Path)},
-		API: &web.API{Stories: &stories.Store{DB: db, Now: a.now}, Tokens: &tokens.Store{DB: db, Now: a.now}},
+		API:     &web.API{Stories: &stories.Store{DB: db, Now: a.now}, Tokens: &tokens.Store{DB: db, Now: a.now}},
+	}
+	if err := a.wireSignup(site); err != nil {
+		return err
 	}
 	// Every feed is polled on its own schedule; feeds added meanwhile are
 	// picked up within --reload.
@@ -172,6 +175,7 @@ func (a *App) runServe(o serveOptions) error {
 	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Warn("http shutdown", "err", err)
 	}
+	site.WaitConfirmations()
 	if err := <-schedDone; err != nil && runErr == nil {
 		runErr = fmt.Errorf("scheduler: %w", err)
 	}
