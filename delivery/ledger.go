@@ -31,13 +31,16 @@ type pending struct {
 	status string
 	// bounces are the subscriber's permanent failures in a row so far.
 	bounces int
+	// suppressed: the address is on the suppression list; never mailed.
+	suppressed bool
 }
 
 // readPage returns up to limit active members of the list with id > after,
 // in id order, with their ledger status for the edition.
 func readPage(ctx context.Context, db *store.DB, editionID, listID, after int64, limit int) ([]pending, error) {
 	rows, err := db.QueryContext(ctx, `
-		SELECT s.id, s.email, s.name, s.token, COALESCE(d.status, ''), COALESCE(b.failures, 0)
+		SELECT s.id, s.email, s.name, s.token, COALESCE(d.status, ''), COALESCE(b.failures, 0),
+			EXISTS (SELECT 1 FROM suppressions x WHERE x.email = s.email)
 		FROM memberships m
 		JOIN subscribers s ON s.id = m.subscriber_id
 		LEFT JOIN deliveries d ON d.edition_id = ? AND d.subscriber_id = m.subscriber_id
@@ -51,7 +54,7 @@ func readPage(ctx context.Context, db *store.DB, editionID, listID, after int64,
 	out := make([]pending, 0, limit)
 	for rows.Next() {
 		var p pending
-		if err := rows.Scan(&p.sub.ID, &p.sub.Email, &p.sub.Name, &p.sub.Token, &p.status, &p.bounces); err != nil {
+		if err := rows.Scan(&p.sub.ID, &p.sub.Email, &p.sub.Name, &p.sub.Token, &p.status, &p.bounces, &p.suppressed); err != nil {
 			return nil, fmt.Errorf("read recipients: %w", err)
 		}
 		out = append(out, p)
@@ -70,6 +73,7 @@ func countPending(ctx context.Context, db *store.DB, editionID, listID int64, re
 		SELECT COUNT(*) FROM memberships m
 		LEFT JOIN deliveries d ON d.edition_id = ? AND d.subscriber_id = m.subscriber_id
 		WHERE m.list_id = ? AND m.status = 'active'
+		  AND NOT EXISTS (SELECT 1 FROM suppressions x JOIN subscribers s ON s.email = x.email WHERE s.id = m.subscriber_id)
 		  AND (d.status IS NULL OR d.status = 'queued' OR (? AND d.status = 'deferred') OR (? AND d.status = 'failed'))`,
 		editionID, listID, retryDeferred, retryFailed).Scan(&n)
 	if err != nil {

@@ -51,6 +51,9 @@ type Summary struct {
 	// Left counts members who unsubscribed or were erased during the run,
 	// before their message was handed to the relay: not sent to.
 	Left int
+	// Suppressed counts active members skipped because their address is
+	// on the suppression list.
+	Suppressed int
 	// Pending is how many members the run set out to send to.
 	Pending  int
 	Duration time.Duration
@@ -144,6 +147,9 @@ type Sender struct {
 	BreakerRatio  float64
 	// DKIM, when set, signs every message.
 	DKIM *DKIM
+	// Feedback sets up what comes back after the send: VERP envelope
+	// senders, mailto unsubscribes and aggregate click links.
+	Feedback Feedback
 	// LedgerSync is how durable each ledger commit is: LedgerSyncFull
 	// (the default) survives power loss, LedgerSyncNormal only a crash
 	// of the process but costs no fsync per commit.
@@ -284,6 +290,10 @@ type run struct {
 	already, failedBefore, deferredBefore atomic.Int64
 	// left: members gone before their message was handed over.
 	left atomic.Int64
+	// suppressed: members whose address is on the suppression list.
+	suppressed atomic.Int64
+
+	fb feedbackRun
 }
 
 func (r *run) summary() Summary {
@@ -291,7 +301,7 @@ func (r *run) summary() Summary {
 		Sent: int(r.sent.Load()), Deferred: int(r.deferred.Load()), Failed: int(r.failed.Load()),
 		Already: int(r.already.Load()), FailedBefore: int(r.failedBefore.Load()), DeferredBefore: int(r.deferredBefore.Load()),
 		Retries: int(r.retries.Load()), Bounced: int(r.bounced.Load()), Pending: int(r.total.Load()),
-		Left: int(r.left.Load()),
+		Left: int(r.left.Load()), Suppressed: int(r.suppressed.Load()),
 	}
 }
 
@@ -303,6 +313,10 @@ func (r *run) send(ctx context.Context) (Summary, error) {
 	}
 	r.domain = domainOf(from.Address)
 	r.tmpl = r.ed.Template()
+	if err := r.prepareFeedback(ctx); err != nil {
+		return Summary{}, err
+	}
+	defer r.fb.close()
 	sessions, err := s.sessions(r.cfg.workers)
 	if err != nil {
 		return Summary{}, err
@@ -428,6 +442,8 @@ func (r *run) produce(ctx context.Context, out chan<- *job, stop <-chan struct{}
 		ids := make([]int64, 0, len(page))
 		for _, p := range page {
 			switch {
+			case p.suppressed && p.status != StatusSent:
+				r.suppressed.Add(1)
 			case p.status == StatusSent:
 				r.already.Add(1)
 			case p.status == StatusFailed && !r.s.RetryFailed:
@@ -572,7 +588,7 @@ func (r *run) work(ctx context.Context, ss session, work <-chan *job, results ch
 func (r *run) attempt(ctx context.Context, ss session, j *job, barrier func() error, prev *chan error) result {
 	s := r.s
 	sub := j.p.sub
-	m, err := BuildMessage(r.ed, Envelope{List: r.list, Sub: sub, BaseURL: s.BaseURL, Now: s.now(), Template: r.tmpl})
+	m, err := BuildMessage(r.ed, Envelope{List: r.list, Sub: sub, BaseURL: s.BaseURL, Now: s.now(), Template: r.tmpl, BounceAddress: s.Feedback.BounceAddress})
 	if err != nil {
 		return result{job: j, fatal: err}
 	}
@@ -599,6 +615,12 @@ func (r *run) attempt(ctx context.Context, ss session, j *job, barrier func() er
 		r.total.Add(-1)
 		r.ledger.submit(ledgerOp{sub: sub.ID, drop: true})
 		return result{job: j}
+	}
+	if err := r.envelopeFrom(ctx, m, sub.ID); err != nil {
+		if ctx.Err() != nil {
+			return result{job: j} // stopping: stays queued
+		}
+		return result{job: j, fatal: err}
 	}
 	key := fmt.Sprintf("%s-%s-%08d", r.ed.Date, fileSafe(r.list.Name), sub.ID)
 	sendErr := ss.deliver(ctx, key, m, barrier)
