@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/newsroom/digest/bounces"
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/metrics"
 	"github.com/newsroom/digest/subscribers"
@@ -62,6 +63,12 @@ type Server struct {
 	// Journal keeps one-click unsubscribes the database could not take
 	// within UnsubscribeWait; nil answers 500 instead.
 	Journal *subscribers.Journal
+	// Webhooks, when set, serves the providers' bounce and complaint
+	// webhooks under /webhooks/.
+	Webhooks *bounces.Webhooks
+	// ClickKey verifies /r/ redirect links (aggregate click counting);
+	// without it every /r/ link is refused.
+	ClickKey []byte
 
 	limiter *limiter
 }
@@ -100,6 +107,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /unsubscribe", s.unsubscribeHelp)
 	mux.HandleFunc("GET /archive/{list}", s.archiveIndex)
 	mux.HandleFunc("GET /archive/{list}/{date}", s.archiveEdition)
+	mux.HandleFunc("GET /r/{edition}/{story}/{hmac}", s.redirect)
+	if s.Webhooks != nil {
+		s.Webhooks.Register(mux)
+	}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics.Handler())
@@ -118,7 +129,11 @@ func (s *Server) common(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBody)
+		limit := s.MaxBody
+		if isWebhook(r.URL.Path) {
+			limit = max(limit, WebhookMaxBody)
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		level := slog.LevelInfo

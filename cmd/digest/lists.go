@@ -25,6 +25,7 @@ func (a *App) listsCommand() *cobra.Command {
 // listFlags are the settings create and update share.
 type listFlags struct {
 	from, address, prefix, sections, schedule, tz, title, language, direction string
+	feedbackFlags
 }
 
 const listFlagsUsage = `--from "Name <addr>" [--address "postal address"] [--subject-prefix TEXT] [--sections a,b,c] [--schedule "CRON"] [--tz Area/City] [--title T] [--language L] [--direction ltr|rtl]`
@@ -39,11 +40,12 @@ func (lf *listFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&lf.title, "title", "", "title in subjects and headers (default: the name)")
 	f.StringVar(&lf.language, "language", "", "BCP 47 language of the edition, e.g. en, ar (default en)")
 	f.StringVar(&lf.direction, "direction", "", "text direction, ltr or rtl (default: from the language)")
+	lf.feedbackFlags.register(f)
 }
 
 // anyChanged tells whether any setting was given.
 func (lf *listFlags) anyChanged(f *pflag.FlagSet) bool {
-	for _, name := range []string{"from", "address", "subject-prefix", "sections", "schedule", "tz", "title", "language", "direction"} {
+	for _, name := range append([]string{"from", "address", "subject-prefix", "sections", "schedule", "tz", "title", "language", "direction"}, feedbackFlagNames...) {
 		if f.Changed(name) {
 			return true
 		}
@@ -70,6 +72,7 @@ func (lf *listFlags) apply(f *pflag.FlagSet, l *subscribers.List) {
 		l.Direction = ""
 	}
 	set("direction", &l.Direction, lf.direction)
+	lf.feedbackFlags.apply(f, l)
 	if f.Changed("sections") {
 		l.Sections = subscribers.ParseSections(lf.sections)
 	}
@@ -249,6 +252,8 @@ func (a *App) printList(lc subscribers.ListCounts) error {
 		{"schedule", schedule},
 		{"time zone", lc.TimeZone},
 		{"language", lc.Language + " (" + lc.Direction + ")"},
+		{"bounce address", orNone(lc.BounceAddress)},
+		{"click tracking", fmt.Sprintf("%s (rank by clicks: %v)", lc.ClickTracking, lc.RankByClicks)},
 		{"subscribers", fmt.Sprintf("%d active, %d unsubscribed, %d bounced (%d in all)", c.Active, c.Unsubscribed, c.Bounced, c.Total())},
 	} {
 		fmt.Fprintf(tw, "%s\t%s\n", kv[0], kv[1])

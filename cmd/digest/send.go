@@ -11,6 +11,7 @@ import (
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/lease"
+	"github.com/newsroom/digest/report"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -69,6 +70,7 @@ until it ends and then sends to whoever it left out.`,
 			}
 			sum, err := a.deliverWith(transport, ed, list, sendOptions{retryDeferred: retryDeferred, retryFailed: retryFailed, lease: held})
 			a.printSummary(sum)
+			a.countManualSend(list.Name, sum)
 			var busy *delivery.LeaseBusyError
 			if errors.As(err, &busy) {
 				return err
@@ -193,8 +195,13 @@ func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format strin
 	if err != nil {
 		return nil, usageError{err}
 	}
+	fb, err := a.feedback()
+	if err != nil {
+		return nil, err
+	}
 	return &delivery.Sender{
-		DB: db, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now, Logf: logf,
+		Feedback: fb,
+		DB:       db, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now, Logf: logf,
 		Concurrency: a.cfg.Concurrency, Rate: a.cfg.Rate, MaxPerHour: a.cfg.MaxPerHour,
 		RetryDeferred: o.retryDeferred, RetryFailed: o.retryFailed, BounceLimit: a.cfg.BounceLimit, DKIM: dkim, LedgerSync: a.cfg.LedgerSync,
 		Lease: o.lease,
@@ -213,6 +220,9 @@ func (a *App) printSummary(s delivery.Summary) {
 	if s.Bounced > 0 {
 		more = append(more, fmt.Sprintf("%d subscribers marked bounced", s.Bounced))
 	}
+	if s.Suppressed > 0 {
+		more = append(more, fmt.Sprintf("%d suppressed addresses skipped", s.Suppressed))
+	}
 	if s.Left > 0 {
 		more = append(more, fmt.Sprintf("%d left the list during the run and were not sent to", s.Left))
 	}
@@ -227,5 +237,20 @@ func (a *App) printSummary(s delivery.Summary) {
 	}
 	if s.Deferred > 0 {
 		a.printf("  %d deliveries are deferred: run digest send --retry-deferred later (digest deliveries --status deferred lists them)\n", s.Deferred)
+	}
+}
+
+// countManualSend records a digest send run for /metrics, which reads
+// the counters from the database (a scheduled run counts in the daemon).
+func (a *App) countManualSend(list string, sum delivery.Summary) {
+	db, err := a.store()
+	if err == nil {
+		err = report.Increment(a.ctx, db, report.CounterManualSends, list, 1)
+	}
+	if err == nil {
+		err = report.Increment(a.ctx, db, report.CounterManualSent, list, int64(sum.Sent))
+	}
+	if err != nil {
+		fmt.Fprintf(a.stderr, "note: the run was not counted for /metrics: %v\n", err)
 	}
 }
