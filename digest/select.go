@@ -14,6 +14,7 @@ import (
 
 	"github.com/newsroom/digest/schedule"
 	"github.com/newsroom/digest/store"
+	"github.com/newsroom/digest/clicks"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
 )
@@ -167,8 +168,8 @@ func (e *Editions) selectFor(ctx context.Context, list subscribers.List, date st
 		  AND NOT EXISTS (
 			SELECT 1 FROM edition_stories es JOIN editions ed ON ed.id = es.edition_id
 			WHERE es.story_id = s.id AND ed.list_id = ? AND ed.date <> ?)
-		ORDER BY c.display_order, c.id, s.pinned DESC, s.score DESC, s.published_at DESC, s.id DESC`,
-		start.Unix(), end.Unix(), list.ID, date)
+		ORDER BY c.display_order, c.id, s.pinned DESC, s.score + `+clicks.RateTermSQL+` DESC, s.published_at DESC, s.id DESC`,
+		start.Unix(), end.Unix(), list.ID, date, list.RankByClicks)
 	if err != nil {
 		return sel, fmt.Errorf("select stories: %w", err)
 	}
