@@ -15,6 +15,7 @@ import (
 	"github.com/newsroom/digest/clicks"
 	"github.com/newsroom/digest/internal/secret"
 	"github.com/newsroom/digest/internal/smtptest"
+	"github.com/newsroom/digest/preview"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
 	"github.com/newsroom/digest/web"
@@ -112,6 +113,16 @@ func TestAggregateClicks(t *testing.T) {
 	}
 	if rep := c.must("editions", "report", links[0][1]); !regexp.MustCompile(`(?m)^1\s+`).MatchString(rep) {
 		t.Errorf("report lacks the click:\n%s", rep)
+	}
+	// preview --serve shows the same report with the history chart.
+	pv := &preview.Server{Source: &preview.Source{DB: db, BaseURL: "https://news.example.com"}}
+	var date string
+	db.QueryRow(`SELECT date FROM editions WHERE id = ?`, links[0][1]).Scan(&date)
+	rec := httptest.NewRecorder()
+	pv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/lists/daily/"+date, nil))
+	page := rec.Body.String()
+	if rec.Code != 200 || !strings.Contains(page, "After the send") || !strings.Contains(page, "1 recipients: 1 accepted") || !strings.Contains(page, "<svg") || strings.Contains(page, "<script") {
+		t.Errorf("preview page: %d\n%s", rec.Code, page)
 	}
 	var rows int
 	db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('story_clicks') WHERE name LIKE '%subscriber%'`).Scan(&rows)
