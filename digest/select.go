@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom/digest/clicks"
 	"github.com/newsroom/digest/schedule"
 	"github.com/newsroom/digest/store"
-	"github.com/newsroom/digest/clicks"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
 )
