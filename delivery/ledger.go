@@ -37,6 +37,8 @@ type pending struct {
 	// prefs are the reader's choices on the list (sections, frequency,
 	// pause), which pick their variant of the edition.
 	prefs subscribers.Prefs
+	// suppressed: the address is on the suppression list; never mailed.
+	suppressed bool
 }
 
 // readPage returns up to limit active members of the list with id > after,
@@ -44,7 +46,8 @@ type pending struct {
 func readPage(ctx context.Context, db *store.DB, editionID, listID, after int64, limit int) ([]pending, error) {
 	rows, err := db.QueryContext(ctx, `
 		SELECT s.id, s.email, s.name, s.token, COALESCE(d.status, ''), COALESCE(b.failures, 0),
-		       s.pref_token, m.sections, m.frequency, m.paused_until
+		       s.pref_token, m.sections, m.frequency, m.paused_until,
+		       EXISTS (SELECT 1 FROM suppressions x WHERE x.email = s.email)
 		FROM memberships m
 		JOIN subscribers s ON s.id = m.subscriber_id
 		LEFT JOIN deliveries d ON d.edition_id = ? AND d.subscriber_id = m.subscriber_id
@@ -59,7 +62,7 @@ func readPage(ctx context.Context, db *store.DB, editionID, listID, after int64,
 	for rows.Next() {
 		var p pending
 		if err := rows.Scan(&p.sub.ID, &p.sub.Email, &p.sub.Name, &p.sub.Token, &p.status, &p.bounces,
-			&p.sub.PrefToken, &p.prefs.Sections, &p.prefs.Frequency, &p.prefs.PausedUntil); err != nil {
+			&p.sub.PrefToken, &p.prefs.Sections, &p.prefs.Frequency, &p.prefs.PausedUntil, &p.suppressed); err != nil {
 			return nil, fmt.Errorf("read recipients: %w", err)
 		}
 		out = append(out, p)
@@ -78,6 +81,7 @@ func countPending(ctx context.Context, db *store.DB, editionID, listID int64, re
 		SELECT COUNT(*) FROM memberships m
 		LEFT JOIN deliveries d ON d.edition_id = ? AND d.subscriber_id = m.subscriber_id
 		WHERE m.list_id = ? AND m.status = 'active'
+		  AND NOT EXISTS (SELECT 1 FROM suppressions x JOIN subscribers s ON s.email = x.email WHERE s.id = m.subscriber_id)
 		  AND (d.status IS NULL OR d.status = 'queued' OR (? AND d.status = 'deferred') OR (? AND d.status = 'failed') OR (? AND d.status = 'unknown'))`,
 		editionID, listID, retryDeferred, retryFailed, retryUnknown).Scan(&n)
 	if err != nil {

@@ -66,6 +66,9 @@ type Summary struct {
 	// Variants is how many variants the run sent from, and Composed how
 	// many of them it composed (the others were stored before).
 	Variants, Composed int
+	// Suppressed counts active members skipped because their address is
+	// on the suppression list.
+	Suppressed int
 	// Pending is how many members the run set out to send to.
 	Pending  int
 	Duration time.Duration
@@ -170,6 +173,9 @@ type Sender struct {
 	BreakerRatio  float64
 	// DKIM, when set, signs every message.
 	DKIM *DKIM
+	// Feedback sets up what comes back after the send: VERP envelope
+	// senders, mailto unsubscribes and aggregate click links.
+	Feedback Feedback
 	// LedgerSync is how durable each ledger commit is: LedgerSyncFull
 	// (the default) survives power loss, LedgerSyncNormal only a crash
 	// of the process but costs no fsync per commit.
@@ -323,6 +329,10 @@ type run struct {
 	// held: members whose preferences skip the edition.
 	held     atomic.Int64
 	variants *digest.Variants
+	// suppressed: members whose address is on the suppression list.
+	suppressed atomic.Int64
+
+	fb feedbackRun
 }
 
 func (r *run) summary() Summary {
@@ -331,7 +341,7 @@ func (r *run) summary() Summary {
 		Already: int(r.already.Load()), FailedBefore: int(r.failedBefore.Load()), DeferredBefore: int(r.deferredBefore.Load()),
 		UnknownBefore: int(r.unknownBefore.Load()),
 		Retries:       int(r.retries.Load()), Bounced: int(r.bounced.Load()), Pending: int(r.total.Load()),
-		Left: int(r.left.Load()), Held: int(r.held.Load()),
+		Left: int(r.left.Load()), Held: int(r.held.Load()), Suppressed: int(r.suppressed.Load()),
 	}
 }
 
@@ -348,6 +358,10 @@ func (r *run) send(ctx context.Context) (Summary, error) {
 			return Summary{}, err
 		}
 	}
+	if err := r.prepareFeedback(ctx); err != nil {
+		return Summary{}, err
+	}
+	defer r.fb.close()
 	sessions, err := s.sessions(r.cfg.workers)
 	if err != nil {
 		return Summary{}, err
@@ -473,6 +487,8 @@ func (r *run) produce(ctx context.Context, out chan<- *job, stop <-chan struct{}
 		ids := make([]int64, 0, len(page))
 		for _, p := range page {
 			switch {
+			case p.suppressed && p.status != StatusSent:
+				r.suppressed.Add(1)
 			case p.status == StatusSent:
 				r.already.Add(1)
 			case p.status == StatusFailed && !r.s.RetryFailed:
@@ -628,7 +644,7 @@ func (r *run) attempt(ctx context.Context, ss session, j *job, barrier func() er
 			ed, tmpl = v.Edition, v.Template
 		}
 	}
-	m, err := BuildMessage(ed, Envelope{List: r.list, Sub: sub, BaseURL: s.BaseURL, Now: s.now(), Template: tmpl})
+	m, err := BuildMessage(ed, Envelope{List: r.list, Sub: sub, BaseURL: s.BaseURL, Now: s.now(), Template: tmpl, BounceAddress: s.Feedback.BounceAddress})
 	if err != nil {
 		return result{job: j, fatal: err}
 	}
@@ -655,6 +671,12 @@ func (r *run) attempt(ctx context.Context, ss session, j *job, barrier func() er
 		r.total.Add(-1)
 		r.ledger.submit(ledgerOp{sub: sub.ID, drop: true})
 		return result{job: j}
+	}
+	if err := r.envelopeFrom(ctx, m, sub.ID); err != nil {
+		if ctx.Err() != nil {
+			return result{job: j} // stopping: stays queued
+		}
+		return result{job: j, fatal: err}
 	}
 	key := fmt.Sprintf("%s-%s-%08d", r.ed.Date, fileSafe(r.list.Name), sub.ID)
 	sendErr := ss.deliver(ctx, key, m, barrier)

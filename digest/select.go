@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom/digest/clicks"
 	"github.com/newsroom/digest/schedule"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
@@ -174,8 +175,8 @@ func (e *Editions) selectFor(ctx context.Context, list subscribers.List, date st
 		  AND (? OR NOT EXISTS (
 			SELECT 1 FROM edition_stories es JOIN editions ed ON ed.id = es.edition_id
 			WHERE es.story_id = s.id AND ed.list_id = ? AND ed.date <> ?))
-		ORDER BY c.display_order, c.id, s.pinned DESC, s.score DESC, s.published_at DESC, s.id DESC`,
-		start.Unix(), end.Unix(), e.week, list.ID, date)
+		ORDER BY c.display_order, c.id, s.pinned DESC, s.score + `+clicks.RateTermSQL+` DESC, s.published_at DESC, s.id DESC`,
+		start.Unix(), end.Unix(), e.week, list.ID, date, list.RankByClicks)
 	if err != nil {
 		return sel, fmt.Errorf("select stories: %w", err)
 	}

@@ -40,6 +40,8 @@ type Metrics struct {
 	Unsubscribes prometheus.Counter
 	// Resubscribes counts memberships restored from the unsubscribe page.
 	Resubscribes prometheus.Counter
+
+	totals *totalsCollector
 }
 
 // New creates the metrics on a fresh registry.
@@ -81,7 +83,9 @@ func New() *Metrics {
 			Name: "digest_resubscribes_total", Help: "Memberships restored from the unsubscribe page.",
 		}),
 	}
+	m.totals = &totalsCollector{}
 	m.Registry.MustRegister(
+		m.totals,
 		m.EditionsBuilt, m.MessagesSent, m.MessagesDeferred, m.MessagesFailed,
 		m.SendDuration, m.LastSuccess, m.Runs, m.Leader, m.Unsubscribes, m.Resubscribes,
 		collectors.NewGoCollector(),

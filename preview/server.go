@@ -185,6 +185,7 @@ func (s *Server) edition(w http.ResponseWriter, r *http.Request) {
 		"HTMLSize":    FormatBytes(v.HTMLPartBytes),
 		"ClipShare":   fmt.Sprintf("%.0f", 100*float64(v.HTMLPartBytes)/GmailClipBytes),
 		"Fitness":     s.fitnessOf(r.Context(), v),
+		"Report":      s.reportOf(r.Context(), v.Edition),
 		"Targets":     fmt.Sprintf("at least %.0f %% supported, at most %.1f %% unsupported", fitness.MinSupported, fitness.MaxUnsupported),
 	})
 }

@@ -422,6 +422,9 @@ func (s *Store) Import(ctx context.Context, in io.Reader, opt ImportOptions) (Im
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = -2000`)
 	im := &importer{conn: conn, list: list, opt: opt, report: report, seen: map[uint64]int{}, now: s.now().Unix(), seed: maphash.MakeSeed()}
+	if im.suppressed, err = s.suppressedSet(ctx); err != nil {
+		return total, fmt.Errorf("import: %w", err)
+	}
 	if opt.DryRun {
 		if err := im.startDry(ctx); err != nil {
 			return total, fmt.Errorf("import: %w", err)
@@ -453,6 +456,9 @@ type importer struct {
 	seen map[uint64]int
 	seed maphash.Seed
 	now  int64
+	// suppressed holds the suppression list (folded): a row that would
+	// make one of them active is rejected.
+	suppressed map[string]bool
 
 	chunk []parsedRow
 	// confirm holds the batch's rows left to a confirmation mail.
@@ -496,6 +502,9 @@ func (im *importer) batch(ctx context.Context, src *csvSource) (sum ImportSummar
 		}
 		n++
 		r, blank, reason := src.parse(rec)
+		if reason == "" && !blank && r.status == StatusActive && im.suppressed[foldKey(r.email)] {
+			reason = "address is on the suppression list (digest suppressions list): not imported"
+		}
 		sum.LastLine = r.line
 		if blank {
 			continue

@@ -102,6 +102,9 @@ func NormalizeList(l *List) error {
 		return fmt.Errorf("language %q is not a BCP 47 tag: use one like en, de, ar or pt-BR", clip(l.Language))
 	}
 	l.Language = tag.String()
+	if err := normalizeFeedback(l); err != nil {
+		return err
+	}
 	switch l.Direction = strings.ToLower(strings.TrimSpace(l.Direction)); l.Direction {
 	case "":
 		l.Direction = DirectionOf(l.Language)
@@ -260,9 +263,11 @@ func (s *Store) CreateList(ctx context.Context, l List) (List, error) {
 	}
 	now := s.now().Unix()
 	err := s.DB.QueryRowContext(ctx, `
-		INSERT INTO lists (name, title, from_addr, postal_address, subject_prefix, sections, schedule, timezone, language, direction, signup, weekly_day, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING id`,
-		l.Name, l.Title, l.From, l.PostalAddress, l.SubjectPrefix, strings.Join(l.Sections, ","), l.Schedule, l.TimeZone, l.Language, l.Direction, l.Signup, int(l.WeeklyDay), now, now).Scan(&l.ID)
+		INSERT INTO lists (name, title, from_addr, postal_address, subject_prefix, sections, schedule, timezone, language, direction, signup, weekly_day,
+			bounce_address, click_tracking, rank_by_clicks, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING id`,
+		l.Name, l.Title, l.From, l.PostalAddress, l.SubjectPrefix, strings.Join(l.Sections, ","), l.Schedule, l.TimeZone, l.Language, l.Direction, l.Signup, int(l.WeeklyDay),
+		l.BounceAddress, l.ClickTracking, l.RankByClicks, now, now).Scan(&l.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, fmt.Errorf("%w: %s (change it with digest lists update %s)", ErrListExists, l.Name, l.Name)
 	}
@@ -280,9 +285,9 @@ func (s *Store) UpdateList(ctx context.Context, l List) (List, error) {
 	}
 	res, err := s.DB.ExecContext(ctx, `
 		UPDATE lists SET title = ?, from_addr = ?, postal_address = ?, subject_prefix = ?, sections = ?, schedule = ?,
-			timezone = ?, language = ?, direction = ?, signup = ?, weekly_day = ?, updated_at = ? WHERE id = ? AND name = ?`,
+			timezone = ?, language = ?, direction = ?, signup = ?, weekly_day = ?, bounce_address = ?, click_tracking = ?, rank_by_clicks = ?, updated_at = ? WHERE id = ? AND name = ?`,
 		l.Title, l.From, l.PostalAddress, l.SubjectPrefix, strings.Join(l.Sections, ","), l.Schedule, l.TimeZone, l.Language, l.Direction,
-		l.Signup, int(l.WeeklyDay), s.now().Unix(), l.ID, l.Name)
+		l.Signup, int(l.WeeklyDay), l.BounceAddress, l.ClickTracking, l.RankByClicks, s.now().Unix(), l.ID, l.Name)
 	if err != nil {
 		return l, fmt.Errorf("update list: %w", err)
 	}
@@ -369,7 +374,7 @@ func (s *Store) Lists(ctx context.Context, fn func(ListCounts) error) error {
 		var lc ListCounts
 		var sections string
 		if err := rows.Scan(&lc.ID, &lc.Name, &lc.Title, &lc.From, &lc.PostalAddress, &lc.SubjectPrefix, &sections, &lc.Schedule, &lc.TimeZone, &lc.Language, &lc.Direction, &lc.Signup, &lc.WeeklyDay,
-			&lc.Subscribers.Active, &lc.Subscribers.Unsubscribed, &lc.Subscribers.Bounced); err != nil {
+			&lc.BounceAddress, &lc.ClickTracking, &lc.RankByClicks, &lc.Subscribers.Active, &lc.Subscribers.Unsubscribed, &lc.Subscribers.Bounced); err != nil {
 			return err
 		}
 		lc.Sections = ParseSections(sections)

@@ -57,6 +57,14 @@ type List struct {
 	Signup string `json:"signup"`
 	// WeeklyDay is the weekday weekly readers get the week's edition.
 	WeeklyDay time.Weekday `json:"weekly_day"`
+	// BounceAddress is where the list's bounces go (VERP envelope
+	// sender, mailto unsubscribe); empty uses the global bounce_address.
+	BounceAddress string `json:"bounce_address"`
+	// ClickTracking is "off" or "aggregate" (counts per edition and
+	// story, never per reader).
+	ClickTracking string `json:"click_tracking"`
+	// RankByClicks lifts stories readers clicked in other editions.
+	RankByClicks bool `json:"rank_by_clicks"`
 }
 
 // DisplayTitle is the list's title, or its name when it has none.
@@ -94,12 +102,12 @@ var ErrUnknownList = errors.New("unknown list")
 // ErrUnknownSubscriber reports an address that is not in the store.
 var ErrUnknownSubscriber = errors.New("unknown subscriber")
 
-const listColumns = `id, name, title, from_addr, postal_address, subject_prefix, sections, schedule, timezone, language, direction, signup, weekly_day`
+const listColumns = `id, name, title, from_addr, postal_address, subject_prefix, sections, schedule, timezone, language, direction, signup, weekly_day, bounce_address, click_tracking, rank_by_clicks`
 
 func scanList(sc interface{ Scan(...any) error }) (List, error) {
 	var l List
 	var sections string
-	err := sc.Scan(&l.ID, &l.Name, &l.Title, &l.From, &l.PostalAddress, &l.SubjectPrefix, &sections, &l.Schedule, &l.TimeZone, &l.Language, &l.Direction, &l.Signup, &l.WeeklyDay)
+	err := sc.Scan(&l.ID, &l.Name, &l.Title, &l.From, &l.PostalAddress, &l.SubjectPrefix, &sections, &l.Schedule, &l.TimeZone, &l.Language, &l.Direction, &l.Signup, &l.WeeklyDay, &l.BounceAddress, &l.ClickTracking, &l.RankByClicks)
 	for _, s := range strings.Split(sections, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			l.Sections = append(l.Sections, s)
@@ -175,6 +183,11 @@ func (s *Store) Add(ctx context.Context, email, name string, lists ...string) (S
 			return Subscriber{}, err
 		}
 		ids = append(ids, l.ID)
+	}
+	if suppressed, err := IsSuppressed(ctx, s.DB, addr); err != nil {
+		return Subscriber{}, fmt.Errorf("add subscriber: %w", err)
+	} else if suppressed {
+		return Subscriber{}, fmt.Errorf("%w: %s is not added (digest suppressions remove %s, only if the person asked to be mailed again)", ErrSuppressed, addr, addr)
 	}
 	sub := Subscriber{Email: addr, Name: CleanName(name)}
 	now := s.now().Unix()

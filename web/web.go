@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/newsroom/digest/bounces"
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/metrics"
 	"github.com/newsroom/digest/subscribers"
@@ -69,6 +70,12 @@ type Server struct {
 	Confirmations ConfirmationSender
 	// Signup configures the public sign-up and the preference page.
 	Signup SignupSettings
+	// Webhooks, when set, serves the providers' bounce and complaint
+	// webhooks under /webhooks/.
+	Webhooks *bounces.Webhooks
+	// ClickKey verifies /r/ redirect links (aggregate click counting);
+	// without it every /r/ link is refused.
+	ClickKey []byte
 
 	limiter *limiter
 	signup  *signup
@@ -113,6 +120,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /unsubscribe", s.unsubscribeHelp)
 	mux.HandleFunc("GET /archive/{list}", s.archiveIndex)
 	mux.HandleFunc("GET /archive/{list}/{date}", s.archiveEdition)
+	mux.HandleFunc("GET /r/{edition}/{story}/{hmac}", s.redirect)
+	if s.Webhooks != nil {
+		s.Webhooks.Register(mux)
+	}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	s.mountAPI(mux)
 	s.mountSignup(mux) // sign-up, confirmation and preferences: signup.go, prefs.go
@@ -136,6 +147,9 @@ func (s *Server) common(next http.Handler) http.Handler {
 		limit := s.MaxBody
 		if s.API != nil && strings.HasPrefix(r.URL.Path, "/api/") {
 			limit = s.API.MaxBody
+		}
+		if isWebhook(r.URL.Path) {
+			limit = max(limit, WebhookMaxBody)
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}

@@ -191,6 +191,25 @@ func TestExitCodesOfEveryCommand(t *testing.T) {
 		{"bad", []string{"tokens", "revoke"}, "missing argument NAME", nil},
 		{"runtime", []string{"tokens", "revoke", "nope"}, `token "nope": no such token`, nil},
 
+		{"bad", []string{"bounces", "process", "a", "b"}, `unexpected argument "a"`, nil},
+		{"missing", []string{"bounces", "process", "./missing.eml"}, "no such file", nil},
+		{"runtime", []string{"--db", notDB, "bounces", "process", aFile}, "not a SQLite database", nil},
+		{"bad", []string{"bounces", "fetch"}, "no bounce mailbox", nil},
+		{"runtime", []string{"bounces", "fetch"}, "connection refused", map[string]string{"DIGEST_BOUNCE_IMAP_URL": "imap://u:secret@127.0.0.1:1/INBOX"}},
+
+		{"bad", []string{"editions", "report", "x"}, `edition id "x" is not a number`, nil},
+		{"runtime", []string{"editions", "report", "99"}, "unknown edition 99", nil},
+
+		{"bad", []string{"suppressions", "add", "notanemail"}, "exactly one @", nil},
+		{"runtime", []string{"--db", notDB, "suppressions", "add", "a@example.com"}, "not a SQLite database", nil},
+		{"bad", []string{"suppressions", "remove"}, "missing argument EMAIL", nil},
+		{"runtime", []string{"suppressions", "remove", "b@example.com"}, "is not suppressed", nil},
+		{"bad", []string{"suppressions", "list", "x"}, `unexpected argument "x"`, nil},
+		{"runtime", []string{"--db", noDB, "suppressions", "list"}, "no database at", nil},
+		{"bad", []string{"suppressions", "import"}, "missing argument FILE", nil},
+		{"missing", []string{"suppressions", "import", "./missing.csv"}, "no such file", nil},
+		{"runtime", []string{"--db", notDB, "suppressions", "import", aFile}, "not a SQLite database", nil},
+
 		{"bad", []string{"completion", "bash", "extra"}, `unexpected argument "extra"`, nil},
 		{"bad", []string{"completion", "zsh", "--nope"}, "unknown flag --nope", nil},
 		{"bad", []string{"completion", "fish", "--descriptions"}, "did you mean --no-descriptions?", nil},
@@ -282,6 +301,8 @@ var readCalls = [][]string{
 	{"preview", "--date", "next"},
 	{"deliveries"},
 	{"feeds", "list"},
+	{"suppressions", "list"},
+	{"editions", "report", "1"},
 	{"lists", "form", "daily"},
 	{"tokens", "list"},
 	{"send", "--test", "desk@example.com"},
@@ -323,6 +344,7 @@ func TestReadCommandsReadAReadOnlyDatabase(t *testing.T) {
 	c := newCLI(t)
 	c.must("subscribers", "add", "ada@example.com")
 	c.must("stories", "add", "--section", "World", "--title", "Hello", "--url", "https://news.example.com/hello")
+	c.must("send", "--outbox", filepath.Join(c.dir, "outbox")) // edition 1, for editions report
 	before, _ := os.ReadDir(c.dir)
 	db := c.env["DIGEST_DB"]
 	// Root (CI) ignores these bits; for other users they make any write,

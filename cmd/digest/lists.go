@@ -26,6 +26,7 @@ func (a *App) listsCommand() *cobra.Command {
 type listFlags struct {
 	from, address, prefix, sections, schedule, tz, title, language, direction string
 	signup, weeklyDay                                                         string
+	feedbackFlags
 }
 
 const listFlagsUsage = `--from "Name <addr>" [--address "postal address"] [--subject-prefix TEXT] [--sections a,b,c] [--schedule "CRON"] [--tz Area/City] [--title T] [--language L] [--direction ltr|rtl] [--signup open|closed] [--weekly-day mon]`
@@ -42,11 +43,12 @@ func (lf *listFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&lf.direction, "direction", "", "text direction, ltr or rtl (default: from the language)")
 	f.StringVar(&lf.signup, "signup", "", "public sign-up at /subscribe/NAME: open or closed (default open)")
 	f.StringVar(&lf.weeklyDay, "weekly-day", "", "day weekly readers get the week's edition: mon, tue, ... (default mon)")
+	lf.feedbackFlags.register(f)
 }
 
 // anyChanged tells whether any setting was given.
 func (lf *listFlags) anyChanged(f *pflag.FlagSet) bool {
-	for _, name := range []string{"from", "address", "subject-prefix", "sections", "schedule", "tz", "title", "language", "direction", "signup", "weekly-day"} {
+	for _, name := range append([]string{"from", "address", "subject-prefix", "sections", "schedule", "tz", "title", "language", "direction", "signup", "weekly-day"}, feedbackFlagNames...) {
 		if f.Changed(name) {
 			return true
 		}
@@ -73,6 +75,7 @@ func (lf *listFlags) apply(f *pflag.FlagSet, l *subscribers.List) error {
 		l.Direction = ""
 	}
 	set("direction", &l.Direction, lf.direction)
+	lf.feedbackFlags.apply(f, l)
 	if f.Changed("sections") {
 		l.Sections = subscribers.ParseSections(lf.sections)
 	}
@@ -282,6 +285,8 @@ func (a *App) printList(lc subscribers.ListCounts) error {
 		{"schedule", schedule},
 		{"time zone", lc.TimeZone},
 		{"language", lc.Language + " (" + lc.Direction + ")"},
+		{"bounce address", orNone(lc.BounceAddress)},
+		{"click tracking", fmt.Sprintf("%s (rank by clicks: %v)", lc.ClickTracking, lc.RankByClicks)},
 		{"subscribers", fmt.Sprintf("%d active, %d unsubscribed, %d bounced (%d in all)", c.Active, c.Unsubscribed, c.Bounced, c.Total())},
 	} {
 		fmt.Fprintf(tw, "%s\t%s\n", kv[0], kv[1])

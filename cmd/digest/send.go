@@ -12,6 +12,7 @@ import (
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/lease"
+	"github.com/newsroom/digest/report"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -105,6 +106,7 @@ until it ends and then sends to whoever it left out.`,
 					a.printSummary(sum)
 				}
 			}
+			a.countManualSend(list.Name, sum)
 			var busy *delivery.LeaseBusyError
 			if errors.As(err, &busy) {
 				return err
@@ -238,8 +240,13 @@ func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format strin
 	} else if err != nil {
 		return nil, usageError{err}
 	}
+	fb, err := a.feedback()
+	if err != nil {
+		return nil, err
+	}
 	return &delivery.Sender{
-		DB: db, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now, Logf: logf,
+		Feedback: fb,
+		DB:       db, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now, Logf: logf,
 		Concurrency: a.cfg.Concurrency, Rate: a.cfg.Rate, MaxPerHour: a.cfg.MaxPerHour,
 		RetryDeferred: o.retryDeferred, RetryFailed: o.retryFailed, RetryUnknown: o.retryUnknown, BounceLimit: a.cfg.BounceLimit, DKIM: dkim, LedgerSync: a.cfg.LedgerSync,
 		Lease: o.lease, Variants: a.variants,
@@ -293,6 +300,9 @@ func (a *App) printSummary(s delivery.Summary) {
 	if s.Variants > 1 || s.Held > 0 {
 		more = append(more, fmt.Sprintf("%d variants by reader preferences (%d composed now), %d readers held back (paused, weekly, or nothing in their sections)", s.Variants, s.Composed, s.Held))
 	}
+	if s.Suppressed > 0 {
+		more = append(more, fmt.Sprintf("%d suppressed addresses skipped", s.Suppressed))
+	}
 	if s.Left > 0 {
 		more = append(more, plural(s.Left, "member")+" left the list during the run and "+wasWere(s.Left)+" not sent to")
 	}
@@ -316,5 +326,20 @@ func (a *App) printSummary(s delivery.Summary) {
 	}
 	if s.Unknown > 0 {
 		a.printf("  %s %s an unknown outcome (the relay did not answer after the message was sent, it may have delivered them): check with the relay, then run digest send --retry-unknown to send them again (digest deliveries --status unknown lists them)\n", plural(s.Unknown, "delivery"), hasHave(s.Unknown))
+	}
+}
+
+// countManualSend records a digest send run for /metrics, which reads
+// the counters from the database (a scheduled run counts in the daemon).
+func (a *App) countManualSend(list string, sum delivery.Summary) {
+	db, err := a.store()
+	if err == nil {
+		err = report.Increment(a.ctx, db, report.CounterManualSends, list, 1)
+	}
+	if err == nil {
+		err = report.Increment(a.ctx, db, report.CounterManualSent, list, int64(sum.Sent))
+	}
+	if err != nil {
+		fmt.Fprintf(a.stderr, "note: the run was not counted for /metrics: %v\n", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/newsroom/digest/bounces"
 	"github.com/newsroom/digest/config"
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
@@ -135,6 +136,18 @@ func (a *App) runServe(o serveOptions) error {
 	// picked up within --reload.
 	poller := &feeds.Poller{Feeds: &feeds.Store{DB: db, Now: a.now}, Fetcher: a.feedFetcher(),
 		Logger: logger.With("component", "feeds"), Check: a.cfg.Reload}
+	fb, err := a.feedback()
+	if err != nil {
+		return err
+	}
+	site.ClickKey = fb.ClickKey
+	proc := &bounces.Processor{DB: db, Key: fb.VERPKey, Now: a.now, Logf: func(format string, args ...any) {
+		logger.Info(fmt.Sprintf(format, args...), "component", "bounces")
+	}}
+	if site.Webhooks, err = a.webhooks(proc, logger); err != nil {
+		return err
+	}
+	m.ReadTotals(a.readTotals())
 	srv := web.HTTPServer(site.Handler(), logger)
 
 	ctx, cancel := context.WithCancel(a.ctx)
@@ -151,6 +164,14 @@ func (a *App) runServe(o serveOptions) error {
 		logger.Warn("the base URL is not https: messages carry no List-Unsubscribe-Post header, so mailbox providers offer no one-click unsubscribe; set --base-url or DIGEST_BASE_URL to the public https address", "base_url", a.cfg.BaseURL)
 	}
 	go site.KeepJournal(ctx, 2*time.Second)
+	if a.cfg.BounceIMAPURL != "" {
+		mb, err := bounces.ParseMailbox(a.cfg.BounceIMAPURL)
+		if err != nil {
+			return usageError{err}
+		}
+		logger.Info("reading the bounce mailbox", "mailbox", mb.String(), "every", a.cfg.BounceFetchEvery.String())
+		go fetchBounces(ctx, proc, mb, a.cfg.BounceFetchEvery, logger)
+	}
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- sched.Run(ctx) }()
 	pollDone := make(chan error, 1)

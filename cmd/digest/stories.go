@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/newsroom/digest/clicks"
 	"github.com/newsroom/digest/stories"
 )
 
@@ -106,6 +107,12 @@ read standard input.`,
 	return cmd
 }
 
+// storyRow is a story as stories list shows it, with its clicks.
+type storyRow struct {
+	stories.Story
+	Clicks int64 `json:"clicks"`
+}
+
 func (a *App) storiesListCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -117,9 +124,17 @@ func (a *App) storiesListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Clicks (aggregate, every edition) ride along so editors can
+			// rank by them.
+			counts, err := clicks.ByStory(a.ctx, s.DB)
+			if err != nil {
+				return err
+			}
 			return printListing(a, asJSON, "ID\tSECTION\tPUBLISHED\tSCORE\tFLAGS\tTITLE",
-				func(fn func(stories.Story) error) error { return s.List(a.ctx, fn) },
-				func(st stories.Story) string {
+				func(fn func(storyRow) error) error {
+					return s.List(a.ctx, func(st stories.Story) error { return fn(storyRow{st, counts[st.ID]}) })
+				},
+				func(st storyRow) string {
 					flags := ""
 					if st.Pinned {
 						flags += "pinned "
