@@ -11,6 +11,7 @@ import (
 	"github.com/matcornic/hermes/v2"
 
 	"github.com/newsroom/digest/internal/oneline"
+	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/templates"
 )
 
@@ -111,6 +112,10 @@ func (c Composer) email(sel Selection, pre string) hermes.Email {
 	if accent == "" {
 		accent = templates.DefaultBrand.Accent
 	}
+	brandName := c.Brand.Name
+	if brandName == "" {
+		brandName = templates.DefaultBrand.Name
+	}
 	lang := sel.List.Language
 	if lang == "" {
 		lang = "en"
@@ -122,6 +127,10 @@ func (c Composer) email(sel Selection, pre string) hermes.Email {
 		{Key: templates.MetaPostal, Value: sel.List.PostalAddress},
 		{Key: templates.MetaLang, Value: lang},
 		{Key: templates.MetaAccent, Value: accent},
+		{Key: metaBrandName, Value: brandName},
+	}
+	if c.Brand.Link != "" {
+		meta = append(meta, hermes.Entry{Key: metaBrandLink, Value: c.Brand.Link})
 	}
 	if c.BaseURL != "" {
 		meta = append(meta, hermes.Entry{Key: templates.MetaArchiveURL, Value: ArchiveURL(c.BaseURL, sel.List.Name, sel.Date)})
@@ -133,7 +142,7 @@ func (c Composer) email(sel Selection, pre string) hermes.Email {
 	for _, b := range sel.Blocks {
 		rows = append(rows, row(templates.KindSection, b.Section.DisplayName(), "", "", "", ""))
 		for _, st := range b.Stories {
-			rows = append(rows, row(templates.KindStory, st.Section, st.Title, st.URL, Truncate(st.Teaser, TeaserLength), ""))
+			rows = append(rows, withStory(row(templates.KindStory, st.Section, st.Title, st.URL, Truncate(st.Teaser, TeaserLength), ""), st))
 		}
 	}
 	for _, st := range sel.More {
@@ -147,6 +156,29 @@ func (c Composer) email(sel Selection, pre string) hermes.Email {
 		Greeting:  " ",
 		Signature: " ",
 	}}
+}
+
+// Keys the theme reads beside the templates package's: the brand in the
+// dictionary (hermes.Product carries them too, as .Hermes.Product.Name
+// and .Link), and a lead story's picture and byline in its row. A key is
+// absent when its value is empty, so the theme tests for it with if.
+const (
+	metaBrandName = "brand_name"
+	metaBrandLink = "brand_link"
+	colImage      = "image"
+	colByline     = "byline"
+)
+
+// withStory adds the lead story's optional picture (its alt text is the
+// title, already in the row) and byline.
+func withStory(r []hermes.Entry, st stories.Story) []hermes.Entry {
+	if st.Image != "" {
+		r = append(r, hermes.Entry{Key: colImage, Value: st.Image})
+	}
+	if st.Byline != "" {
+		r = append(r, hermes.Entry{Key: colByline, Value: st.Byline})
+	}
+	return r
 }
 
 func row(kind, section, title, link, teaser, date string) []hermes.Entry {
