@@ -210,6 +210,35 @@ func (s Selection) LeftOutSummary() string {
 	return fmt.Sprintf("left out %d %s: %s", len(s.LeftOut), unit, strings.Join(parts, ", "))
 }
 
+// LeftOutReport is what send, preview and editions rebuild say about
+// the stories left out: the counts by reason, each story that expired
+// unsent since the previous edition, and each one that will expire
+// before the next edition unless an editor acts.
+func (s Selection) LeftOutReport() []ReportLine {
+	var out []ReportLine
+	add := func(kind, format string, args ...any) {
+		out = append(out, ReportLine{Kind: kind, Text: fmt.Sprintf(format, args...)})
+	}
+	if sum := s.LeftOutSummary(); sum != "" {
+		add("left-out", "%s (section full and More headlines full wait for the next edition)", sum)
+	}
+	for _, l := range s.Expired() {
+		add("expired", "expired unsent: story %d %q (%s) passed the list's max age of %s without being in an edition",
+			l.Story.ID, l.Story.Title, l.Story.Section, formatAge(s.MaxAge))
+	}
+	for _, l := range s.Expiring() {
+		add("expiring", "will expire unsent: story %d %q (%s, %s) is too old by the next edition (%s): pin it with digest stories pin %d, or raise the section's --max",
+			l.Story.ID, l.Story.Title, l.Story.Section, l.Reason, s.NextEdition.Format("2006-01-02 15:04 MST"), l.Story.ID)
+	}
+	return out
+}
+
+// ReportLine is one line of LeftOutReport; Kind is left-out, expired or
+// expiring.
+type ReportLine struct {
+	Kind, Text string
+}
+
 // Expiring are the stories left out now (section or More headlines
 // full) that will be too old by the next scheduled edition: unless an
 // editor acts (pins one, raises a section's maximum), they are never

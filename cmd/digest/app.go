@@ -104,6 +104,7 @@ func (a *App) rootCommand() *cobra.Command {
 	pf.String("base-url", "", "public base URL of the web endpoints, for links in messages (env DIGEST_BASE_URL)")
 	root.AddCommand(a.storiesCommand(), a.subscribersCommand(), a.listsCommand(), a.sendCommand(), a.demoCommand())
 	root.AddCommand(a.sectionsCommand(), a.previewCommand(), a.serveCommand(), a.deliveriesCommand())
+	root.AddCommand(a.editionsCommand())
 	return root
 }
 

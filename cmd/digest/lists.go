@@ -24,9 +24,10 @@ func (a *App) listsCommand() *cobra.Command {
 // listFlags are the settings create and update share.
 type listFlags struct {
 	from, address, prefix, sections, schedule, tz, title, language, direction string
+	maxAge                                                                    time.Duration
 }
 
-const listFlagsUsage = `--from "Name <addr>" [--address "postal address"] [--subject-prefix TEXT] [--sections a,b,c] [--schedule "CRON"] [--tz Area/City] [--title T] [--language L] [--direction ltr|rtl]`
+const listFlagsUsage = `--from "Name <addr>" [--address "postal address"] [--subject-prefix TEXT] [--sections a,b,c] [--schedule "CRON"] [--tz Area/City] [--title T] [--language L] [--direction ltr|rtl] [--max-age DURATION]`
 
 func (lf *listFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&lf.from, "from", "", `sender, "Name <address@example.com>"`)
@@ -38,11 +39,12 @@ func (lf *listFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&lf.title, "title", "", "title in subjects and headers (default: the name)")
 	f.StringVar(&lf.language, "language", "", "BCP 47 language of the edition, e.g. en, ar (default en)")
 	f.StringVar(&lf.direction, "direction", "", "text direction, ltr or rtl (default: from the language)")
+	f.DurationVar(&lf.maxAge, "max-age", subscribers.DefaultMaxAge, "how long a story no edition took stays eligible, from the later of its publication and storing (e.g. 48h)")
 }
 
 // anyChanged tells whether any setting was given.
 func (lf *listFlags) anyChanged(f *pflag.FlagSet) bool {
-	for _, name := range []string{"from", "address", "subject-prefix", "sections", "schedule", "tz", "title", "language", "direction"} {
+	for _, name := range []string{"from", "address", "subject-prefix", "sections", "schedule", "tz", "title", "language", "direction", "max-age"} {
 		if f.Changed(name) {
 			return true
 		}
@@ -71,6 +73,9 @@ func (lf *listFlags) apply(f *pflag.FlagSet, l *subscribers.List) {
 	set("direction", &l.Direction, lf.direction)
 	if f.Changed("sections") {
 		l.Sections = subscribers.ParseSections(lf.sections)
+	}
+	if f.Changed("max-age") {
+		l.MaxAge = subscribers.Duration(lf.maxAge)
 	}
 }
 
@@ -243,6 +248,7 @@ func (a *App) printList(lc subscribers.ListCounts) error {
 		{"schedule", schedule},
 		{"time zone", lc.TimeZone},
 		{"language", lc.Language + " (" + lc.Direction + ")"},
+		{"max age", time.Duration(lc.MaxAge).String() + " (stories no edition took stay eligible this long)"},
 		{"subscribers", fmt.Sprintf("%d active, %d unsubscribed, %d bounced (%d in all)", c.Active, c.Unsubscribed, c.Bounced, c.Total())},
 	} {
 		fmt.Fprintf(tw, "%s\t%s\n", kv[0], kv[1])

@@ -15,7 +15,7 @@ import (
 
 func (a *App) sendCommand() *cobra.Command {
 	var listName, date string
-	var force, retryDeferred, retryFailed bool
+	var force, retryDeferred, retryFailed, allowInsecure bool
 	var testTo string
 	cmd := &cobra.Command{
 		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force] [--concurrency N] [--rate R] [--max-per-hour N] [--retry-deferred] [--retry-failed]",
@@ -43,7 +43,8 @@ exits 0; --force builds the edition anyway.`,
 			if cmd.Flags().Changed("test") {
 				return a.sendTest(testTo, listName, date)
 			}
-			transport, err := a.transport()
+			// Every configuration check runs before an edition is built.
+			transport, _, err := a.preflight(listName, false, allowInsecure)
 			if err != nil {
 				return err
 			}
@@ -77,6 +78,7 @@ exits 0; --force builds the edition anyway.`,
 	f.Int("max-per-hour", 0, "at most this many messages per hour, 0 for no limit (env DIGEST_MAX_PER_HOUR)")
 	f.BoolVar(&retryDeferred, "retry-deferred", false, "also retry the edition's deferred deliveries")
 	f.BoolVar(&retryFailed, "retry-failed", false, "also retry the edition's failed deliveries (after fixing a relay-side refusal)")
+	f.BoolVar(&allowInsecure, "allow-insecure-links", false, "send through a real relay with an http or loopback base URL (a local relay such as Mailpit)")
 	return cmd
 }
 
@@ -107,19 +109,25 @@ func (a *App) edition(listName, date string, force bool) (subscribers.List, dige
 	if err != nil {
 		return list, digest.Edition{}, false, err
 	}
-	ed, created, err := eds.Build(a.ctx, a.composer(), list, date, force)
+	ed, sel, err := eds.BuildReport(a.ctx, a.composer(), list, date, force)
 	if errors.Is(err, digest.ErrNothingNew) {
 		a.printf("no edition built: %v\n", err)
+		if sel != nil {
+			a.reportLeftOut(*sel)
+		}
 		return list, ed, false, nil
 	}
 	if err != nil {
 		return list, ed, false, err
 	}
 	verb := "using stored"
-	if created {
+	if sel != nil {
 		verb = "built"
 	}
 	a.printf("%s edition %d of %s for %s: %d stories\n  subject: %s\n", verb, ed.ID, list.Name, ed.Date, len(ed.StoryIDs), ed.Subject)
+	if sel != nil {
+		a.reportLeftOut(*sel)
+	}
 	return list, ed, true, nil
 }
 
@@ -154,9 +162,9 @@ func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format strin
 	if err != nil {
 		return nil, err
 	}
-	dkim, err := delivery.LoadDKIM(delivery.DKIMConfig{KeyFile: a.cfg.DKIM.KeyFile, Selector: a.cfg.DKIM.Selector, Domain: a.cfg.DKIM.Domain})
+	dkim, err := a.loadDKIM()
 	if err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
 	bounceLimit := a.cfg.BounceLimit
 	if bounceLimit == 0 {
