@@ -130,7 +130,7 @@ func (a *App) runServe(o serveOptions) error {
 	}
 	site := &web.Server{
 		Subs: subs, Editions: eds, Metrics: m, Logger: logger.With("component", "http"),
-		Sending: sched.Leader, TrustForwardedFor: o.trustForwardedFor,
+		Sending: sched.Leader, TrustForwardedFor: o.trustForwardedFor, Brand: a.composer().Brand,
 	}
 	srv := web.HTTPServer(site.Handler(), logger)
 
