@@ -123,6 +123,8 @@ func NormalizeList(l *List) error {
 	switch d := time.Duration(l.MaxAge); {
 	case d == 0:
 		l.MaxAge = Duration(DefaultMaxAge)
+	case d < 0:
+		return fmt.Errorf("max age must be positive: give a duration from 1h to %dh, like 48h", int(MaxMaxAge.Hours()))
 	case d < time.Hour || d > MaxMaxAge:
 		return fmt.Errorf("max age %s: give a duration from 1h to %dh, like 48h", d, int(MaxMaxAge.Hours()))
 	default:

@@ -76,6 +76,9 @@ func (lf *listFlags) apply(f *pflag.FlagSet, l *subscribers.List) {
 	}
 	if f.Changed("max-age") {
 		l.MaxAge = subscribers.Duration(lf.maxAge)
+		if lf.maxAge <= 0 {
+			l.MaxAge = -1 // refused by NormalizeList, not taken as "default"
+		}
 	}
 }
 
