@@ -345,3 +345,42 @@ func TestSimulatedWeek(t *testing.T) {
 		t.Fatalf("sent %d, carried over %d: the week must have more stories than single editions hold", sent, carried)
 	}
 }
+
+// BenchmarkSelectLongHistory measures one selection on a store with a
+// year of history: 50,000 stories (one every ten minutes), 365 editions
+// of ten stories each, 200 stories young enough to be eligible.
+//
+//	go test ./digest -run '^$' -bench SelectLongHistory
+func BenchmarkSelectLongHistory(b *testing.B) {
+	now := time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC)
+	e := newEnv(b, now)
+	first := now.Add(-50000 * 10 * time.Minute).Unix()
+	if _, err := e.db.ExecContext(e.ctx, `INSERT INTO sections (name, display_order, max_stories, created_at) VALUES ('world', 1, 3, 0), ('sport', 2, 3, 0)`); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.db.ExecContext(e.ctx, `
+		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000)
+		INSERT INTO stories (section_id, title, url, published_at, created_at, updated_at)
+		SELECT (SELECT id FROM sections WHERE name = CASE i % 2 WHEN 0 THEN 'world' ELSE 'sport' END),
+		       't' || i, 'https://example.com/' || i, ? + i * 600, ? + i * 600, 0 FROM n`, first, first); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.db.ExecContext(e.ctx, `
+		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 365)
+		INSERT INTO editions (list_id, date, window_start, window_end, subject, html, text, created_at)
+		SELECT 1, date(? - i * 86400, 'unixepoch'), ? - i * 86400 - 86400, ? - i * 86400, 's', '', '', 0 FROM n`, now.Unix(), now.Unix(), now.Unix()); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.db.ExecContext(e.ctx, `
+		INSERT INTO edition_stories (edition_id, story_id, position, kind)
+		SELECT e.id, s.id, s.id % 10, 'lead' FROM editions e JOIN stories s ON s.id BETWEEN 40000 + e.id * 10 AND 40000 + e.id * 10 + 9`); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		sel, err := e.eds.Select(e.ctx, e.list, "2026-11-28")
+		if err != nil || sel.Empty() {
+			b.Fatal(err, sel.Empty())
+		}
+	}
+}

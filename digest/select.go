@@ -23,6 +23,10 @@ const DateLayout = "2006-01-02"
 // FirstWindow is how far back the first edition of a list looks.
 const FirstWindow = 24 * time.Hour
 
+// MaxExpiredReport is how far back before the max age an edition looks
+// for stories that expired unsent since the previous edition.
+const MaxExpiredReport = 7 * 24 * time.Hour
+
 // DefaultMoreHeadlines is how many headlines the "More headlines" block
 // lists at most.
 const DefaultMoreHeadlines = 8
@@ -268,16 +272,20 @@ func (s Selection) Expired() []LeftOut {
 // eligibleQuery reads the stories an edition of a list may take: by the
 // later of publication and storing (index stories_available) or pinned
 // (index stories_pinned), in no other edition of the list (index
-// edition_stories_story), with their sections in display order.
+// edition_stories_story), with their sections in display order. The
+// unary + keeps the planner off the published_at index (without ANALYZE
+// statistics it would walk every story ever stored), and CROSS JOIN makes
+// the edition check start from the story (SQLite keeps a CROSS JOIN's
+// order) instead of walking every edition of the list for each story.
 const eligibleQuery = `
 		SELECT c.id, c.name, c.title, c.display_order, c.max_stories,
 		       s.id, s.title, s.url, s.teaser, s.published_at, s.score, s.pinned, s.hidden, s.image, s.byline,
 		       max(s.published_at, s.created_at)
 		FROM stories s JOIN sections c ON c.id = s.section_id
 		WHERE (max(s.published_at, s.created_at) > ? OR s.pinned = 1)
-		  AND s.published_at <= ?
+		  AND +s.published_at <= ?
 		  AND NOT EXISTS (
-			SELECT 1 FROM edition_stories es JOIN editions ed ON ed.id = es.edition_id
+			SELECT 1 FROM edition_stories es CROSS JOIN editions ed ON ed.id = es.edition_id
 			WHERE es.story_id = s.id AND ed.list_id = ? AND ed.date <> ?)
 		ORDER BY c.display_order, c.id, s.pinned DESC, s.score DESC, s.published_at DESC, s.id DESC`
 
@@ -302,10 +310,16 @@ func (e *Editions) selectFor(ctx context.Context, list subscribers.List, date st
 		sel.NextEdition = next.UTC()
 	}
 	// Young enough: available after end-maxAge. The query reaches back to
-	// start-maxAge too, to report what expired since the last edition.
+	// start-maxAge too, to report what expired since the last edition,
+	// but at most a week: a list dormant for months has no use for a
+	// report of everything it missed.
 	young := end.Add(-maxAge)
+	report := start.Add(-maxAge)
+	if floor := young.Add(-MaxExpiredReport); report.Before(floor) {
+		report = floor
+	}
 	rows, err := e.DB.QueryContext(ctx, eligibleQuery,
-		start.Add(-maxAge).Unix(), end.Unix(), list.ID, date)
+		report.Unix(), end.Unix(), list.ID, date)
 	if err != nil {
 		return sel, fmt.Errorf("select stories: %w", err)
 	}

@@ -41,9 +41,17 @@ func TestEligibleQueryUsesIndexes(t *testing.T) {
 		SELECT e.id, s.id, s.id % 10, 'lead' FROM editions e JOIN stories s ON s.id BETWEEN e.id * 10 AND e.id * 10 + 9`); err != nil {
 		t.Fatal(err)
 	}
+	// Without statistics (a store nobody ran ANALYZE on) and with them.
+	checkPlan(t, db, "before ANALYZE")
 	if _, err := db.ExecContext(ctx, `ANALYZE`); err != nil {
 		t.Fatal(err)
 	}
+	checkPlan(t, db, "after ANALYZE")
+}
+
+func checkPlan(t *testing.T, db *store.DB, when string) {
+	t.Helper()
+	ctx := context.Background()
 	rows, err := db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+eligibleQuery, 2990000, 3000000, 1, "2026-11-28")
 	if err != nil {
 		t.Fatal(err)
@@ -61,12 +69,12 @@ func TestEligibleQueryUsesIndexes(t *testing.T) {
 	all := strings.Join(plan, "\n")
 	for _, want := range []string{"stories_available", "stories_pinned", "edition_stories_story"} {
 		if !strings.Contains(all, want) {
-			t.Errorf("plan does not use %s:\n%s", want, all)
+			t.Errorf("%s: plan does not use %s:\n%s", when, want, all)
 		}
 	}
 	for _, p := range plan {
 		if strings.HasPrefix(p, "SCAN s") {
-			t.Errorf("plan scans the stories table: %q\n%s", p, all)
+			t.Errorf("%s: plan scans the stories table: %q\n%s", when, p, all)
 		}
 	}
 }
