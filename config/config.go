@@ -6,20 +6,32 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/newsroom/digest/delivery"
+	"github.com/newsroom/digest/internal/oneline"
+	"github.com/newsroom/digest/internal/suggest"
+	"github.com/newsroom/digest/scheduler"
+	"github.com/newsroom/digest/subscribers"
 )
 
 // FileName is the configuration file read from the working directory
 // when neither --config nor DIGEST_CONFIG names another.
 const FileName = "digest.toml"
 
-// Config is every setting digest reads.
+// Config is every setting digest reads. Durations are typed: digest.toml
+// takes them as strings ("3h", "90s"), the environment and flags in the
+// same form.
 type Config struct {
 	// DB is the SQLite file.
 	DB string `toml:"db"`
@@ -37,20 +49,31 @@ type Config struct {
 	HTTP string `toml:"http"`
 	// LogFormat is digest serve's log format: text or json.
 	LogFormat string `toml:"log_format"`
+	// LogLevel is the least severe level digest serve logs: debug, info,
+	// warn or error.
+	LogLevel string `toml:"log_level"`
 	// CatchUpGrace is how late digest serve still sends a fire it missed
-	// while down, as a Go duration ("3h", "90m"); "0" never catches up.
-	CatchUpGrace string `toml:"catch_up_grace"`
+	// while down (scheduler.Scheduler.Grace); 0 never catches up.
+	CatchUpGrace time.Duration `toml:"catch_up_grace"`
+	// Reload is how often digest serve rereads the lists and checks for
+	// missed fires (at least a second).
+	Reload time.Duration `toml:"reload"`
+	// LeaseTTL is the length of digest serve's sending lease (at least
+	// 3 seconds): a standby takes over this long after the sender died.
+	LeaseTTL time.Duration `toml:"lease_ttl"`
 	// Sending (see delivery.Sender): connections, messages per second
-	// and per hour (0: no cap), permanent failures in a row that mark a
-	// subscriber bounced, ledger durability ("full" or "normal").
+	// and per hour (0: no cap), ledger durability ("full" or "normal").
 	Concurrency int     `toml:"concurrency"`
 	Rate        float64 `toml:"rate"`
 	MaxPerHour  int     `toml:"max_per_hour"`
-	BounceLimit int     `toml:"bounce_limit"`
-	LedgerSync  string  `toml:"ledger_sync"`
-	DKIM        DKIM    `toml:"dkim"`
+	// BounceLimit is how many permanent refusals in a row mark a
+	// subscriber bounced; 0 means never. The same meaning as
+	// delivery.Sender.BounceLimit, which it is passed to unchanged.
+	BounceLimit int    `toml:"bounce_limit"`
+	LedgerSync  string `toml:"ledger_sync"`
+	DKIM        DKIM   `toml:"dkim"`
 
-	// bad is the first environment value that did not parse.
+	// bad is the first environment or flag value that did not parse.
 	bad error
 }
 
@@ -68,41 +91,57 @@ type Brand struct {
 	Accent string `toml:"accent"`
 }
 
+// DefaultHTTP is where digest serve listens unless told otherwise.
+const DefaultHTTP = "127.0.0.1:8080"
+
 // Default is the embedded configuration: a SQLite file and an .eml
-// outbox in the working directory, links to the local daemon.
+// outbox in the working directory, links to the local daemon. The
+// tuning defaults are the packages' own constants.
 func Default() Config {
 	return Config{
 		DB:      "digest.db",
 		Outbox:  "outbox",
-		BaseURL: "http://127.0.0.1:8080",
+		BaseURL: "http://" + DefaultHTTP,
 
-		HTTP:         "127.0.0.1:8080",
+		HTTP:         DefaultHTTP,
 		LogFormat:    "text",
-		CatchUpGrace: "3h",
-		Concurrency:  4,
-		BounceLimit:  3,
-		LedgerSync:   "full",
+		LogLevel:     "info",
+		CatchUpGrace: scheduler.DefaultGrace,
+		Reload:       scheduler.DefaultReload,
+		LeaseTTL:     scheduler.DefaultLeaseTTL,
+		Concurrency:  delivery.DefaultConcurrency,
+		BounceLimit:  subscribers.DefaultBounceLimit,
+		LedgerSync:   delivery.LedgerSyncFull,
 	}
 }
 
 // Env lists the environment variables read, with the field each sets.
+// The CLI sets its flags through the same functions, so a value reads
+// the same from either.
 var Env = map[string]func(*Config, string){
 	"DIGEST_DB":       func(c *Config, v string) { c.DB = v },
 	"DIGEST_SMTP_URL": func(c *Config, v string) { c.SMTPURL = v },
 	"DIGEST_OUTBOX":   func(c *Config, v string) { c.Outbox = v },
 	"DIGEST_BASE_URL": func(c *Config, v string) { c.BaseURL = v },
 
-	"DIGEST_HTTP":           func(c *Config, v string) { c.HTTP = v },
-	"DIGEST_LOG_FORMAT":     func(c *Config, v string) { c.LogFormat = v },
-	"DIGEST_CATCH_UP_GRACE": func(c *Config, v string) { c.CatchUpGrace = v },
-	"DIGEST_CONCURRENCY":    func(c *Config, v string) { c.Concurrency = c.atoi("concurrency", v) },
-	"DIGEST_RATE":           func(c *Config, v string) { c.Rate = c.atof("rate", v) },
-	"DIGEST_MAX_PER_HOUR":   func(c *Config, v string) { c.MaxPerHour = c.atoi("max per hour", v) },
-	"DIGEST_BOUNCE_LIMIT":   func(c *Config, v string) { c.BounceLimit = c.atoi("bounce limit", v) },
-	"DIGEST_LEDGER_SYNC":    func(c *Config, v string) { c.LedgerSync = v },
-	"DIGEST_DKIM_KEY_FILE":  func(c *Config, v string) { c.DKIM.KeyFile = v },
-	"DIGEST_DKIM_SELECTOR":  func(c *Config, v string) { c.DKIM.Selector = v },
-	"DIGEST_DKIM_DOMAIN":    func(c *Config, v string) { c.DKIM.Domain = v },
+	"DIGEST_HTTP":       func(c *Config, v string) { c.HTTP = v },
+	"DIGEST_LOG_FORMAT": func(c *Config, v string) { c.LogFormat = v },
+	"DIGEST_LOG_LEVEL":  func(c *Config, v string) { c.LogLevel = v },
+	"DIGEST_CATCH_UP_GRACE": func(c *Config, v string) {
+		c.CatchUpGrace = c.duration("grace", v, "--grace, DIGEST_CATCH_UP_GRACE or catch_up_grace")
+	},
+	"DIGEST_RELOAD": func(c *Config, v string) { c.Reload = c.duration("reload", v, "--reload, DIGEST_RELOAD or reload") },
+	"DIGEST_LEASE_TTL": func(c *Config, v string) {
+		c.LeaseTTL = c.duration("lease ttl", v, "--lease-ttl, DIGEST_LEASE_TTL or lease_ttl")
+	},
+	"DIGEST_CONCURRENCY":   func(c *Config, v string) { c.Concurrency = c.atoi("concurrency", v) },
+	"DIGEST_RATE":          func(c *Config, v string) { c.Rate = c.atof("rate", v) },
+	"DIGEST_MAX_PER_HOUR":  func(c *Config, v string) { c.MaxPerHour = c.atoi("max per hour", v) },
+	"DIGEST_BOUNCE_LIMIT":  func(c *Config, v string) { c.BounceLimit = c.atoi("bounce limit", v) },
+	"DIGEST_LEDGER_SYNC":   func(c *Config, v string) { c.LedgerSync = v },
+	"DIGEST_DKIM_KEY_FILE": func(c *Config, v string) { c.DKIM.KeyFile = v },
+	"DIGEST_DKIM_SELECTOR": func(c *Config, v string) { c.DKIM.Selector = v },
+	"DIGEST_DKIM_DOMAIN":   func(c *Config, v string) { c.DKIM.Domain = v },
 }
 
 // atoi parses a whole number for a setting, remembering the first
@@ -123,9 +162,20 @@ func (c *Config) atof(name, v string) float64 {
 	return f
 }
 
+// duration parses a Go duration of 0 or more for a setting; where names
+// the flag, variable and key that set it.
+func (c *Config) duration(name, v, where string) time.Duration {
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if (err != nil || d < 0) && c.bad == nil {
+		c.bad = fmt.Errorf("%s %q is not a duration like 3h or 90m: set %s", name, v, where)
+	}
+	return d
+}
+
 // Load builds the configuration from the defaults, the file at path (or
 // ./digest.toml when path is empty and that file exists), and the
-// environment as getenv reports it.
+// environment as getenv reports it. An unknown key in the file is an
+// error that names the nearest known key.
 func Load(path string, getenv func(string) string) (Config, error) {
 	c := Default()
 	if path == "" {
@@ -138,12 +188,8 @@ func Load(path string, getenv func(string) string) (Config, error) {
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil:
-		md, err := toml.Decode(string(data), &c)
-		if err != nil {
-			return c, fmt.Errorf("config %s: %v", path, oneLine(err.Error()))
-		}
-		if und := md.Undecoded(); len(und) > 0 {
-			return c, fmt.Errorf("config %s: unknown setting %q: see the README's configuration section", path, und[0].String())
+		if err := c.decode(path, string(data)); err != nil {
+			return c, err
 		}
 	case errors.Is(err, os.ErrNotExist) && !explicit:
 	default:
@@ -157,8 +203,58 @@ func Load(path string, getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
-// Validate checks the settings that do not depend on a command.
+// decode reads digest.toml over c.
+func (c *Config) decode(path, data string) error {
+	md, err := toml.Decode(data, c)
+	if err != nil {
+		return fmt.Errorf("config %s: %v", path, oneline.String(err.Error()))
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		key := und[0].String()
+		if hint := suggest.DidYouMean(key, Keys()); hint != "" {
+			return fmt.Errorf("config %s: unknown key %q; %s", path, key, hint)
+		}
+		return fmt.Errorf("config %s: unknown key %q: see the README's configuration section for the keys", path, key)
+	}
+	// TOML reads a bare number into a duration as nanoseconds: refuse
+	// it rather than catch up for 3 ns (a bare 0 is unambiguous).
+	for key, d := range map[string]time.Duration{"catch_up_grace": c.CatchUpGrace, "reload": c.Reload, "lease_ttl": c.LeaseTTL} {
+		if md.Type(key) == "Integer" && d != 0 {
+			return fmt.Errorf("config %s: %s is a bare number: give a duration in quotes, like %s = \"3h\" or \"90s\"", path, key, key)
+		}
+	}
+	return nil
+}
+
+// Keys lists every digest.toml key, tables as "brand.name", in the order
+// of the struct: what an unknown key is compared with.
+func Keys() []string {
+	var keys []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag := strings.Split(f.Tag.Get("toml"), ",")[0]
+			if !f.IsExported() || tag == "" || tag == "-" {
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct {
+				walk(f.Type, prefix+tag+".")
+				continue
+			}
+			keys = append(keys, prefix+tag)
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+	return keys
+}
+
+// Validate checks every setting, so that a mistake stops the command
+// before any work starts: the CLI calls it once, after the flags.
 func (c Config) Validate() error {
+	if c.bad != nil {
+		return c.bad
+	}
 	if c.DB == "" {
 		return errors.New("no database: set --db, DIGEST_DB or db in digest.toml")
 	}
@@ -171,13 +267,59 @@ func (c Config) Validate() error {
 	if a := c.Brand.Accent; a != "" && !hexColour.MatchString(a) {
 		return fmt.Errorf("brand accent %q is not a hex colour like #b3261e", a)
 	}
+	if c.SMTPURL != "" {
+		if _, err := delivery.ParseSMTPURL(c.SMTPURL); err != nil {
+			return err // its messages never quote the password
+		}
+	}
+	if err := c.validateServe(); err != nil {
+		return err
+	}
 	return c.validateSending()
+}
+
+func (c Config) validateServe() error {
+	var level slog.Level
+	switch {
+	case c.HTTP == "":
+		return errors.New("no listen address: set --http, DIGEST_HTTP or http like " + DefaultHTTP)
+	case !validHostPort(c.HTTP):
+		return fmt.Errorf("listen address %q is not HOST:PORT: set --http, DIGEST_HTTP or http like %s", c.HTTP, DefaultHTTP)
+	case !strings.EqualFold(c.LogFormat, "text") && !strings.EqualFold(c.LogFormat, "json"):
+		return fmt.Errorf("log format %q is not text or json: set --log-format, DIGEST_LOG_FORMAT or log_format", c.LogFormat)
+	case level.UnmarshalText([]byte(c.LogLevel)) != nil:
+		return fmt.Errorf("log level %q is not one of debug, info, warn, error: set --log-level, DIGEST_LOG_LEVEL or log_level", c.LogLevel)
+	case c.CatchUpGrace < 0:
+		return fmt.Errorf("grace %s is negative: give a duration like 3h, or 0 to never catch up (--grace, DIGEST_CATCH_UP_GRACE, catch_up_grace)", c.CatchUpGrace)
+	case c.Reload < time.Second:
+		return fmt.Errorf("--reload must be at least 1s, not %s (DIGEST_RELOAD, reload)", c.Reload)
+	case c.LeaseTTL < 3*time.Second:
+		return fmt.Errorf("--lease-ttl must be at least 3s, not %s (DIGEST_LEASE_TTL, lease_ttl): it is renewed every third of its length", c.LeaseTTL)
+	}
+	return nil
+}
+
+func validHostPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+// Level is LogLevel for log/slog (info when it does not parse, which
+// Validate refuses).
+func (c Config) Level() slog.Level {
+	var level slog.Level
+	if level.UnmarshalText([]byte(c.LogLevel)) != nil {
+		return slog.LevelInfo
+	}
+	return level
 }
 
 func (c Config) validateSending() error {
 	switch {
-	case c.bad != nil:
-		return c.bad
 	case c.Concurrency < 1 || c.Concurrency > 100:
 		return fmt.Errorf("concurrency %d is out of range: use 1 to 100 SMTP connections", c.Concurrency)
 	case c.Rate < 0:
@@ -186,12 +328,10 @@ func (c Config) validateSending() error {
 		return fmt.Errorf("max per hour %d is negative: use messages per hour, or 0 for no limit", c.MaxPerHour)
 	case c.BounceLimit < 0:
 		return fmt.Errorf("bounce limit %d is negative: use 0 to never mark subscribers bounced", c.BounceLimit)
-	case c.LedgerSync != "full" && c.LedgerSync != "normal":
-		return fmt.Errorf("ledger sync %q is not full or normal", c.LedgerSync)
+	case c.LedgerSync != delivery.LedgerSyncFull && c.LedgerSync != delivery.LedgerSyncNormal:
+		return fmt.Errorf("ledger sync %q is not %s or %s", c.LedgerSync, delivery.LedgerSyncFull, delivery.LedgerSyncNormal)
 	}
 	return nil
 }
 
 var hexColour = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -146,7 +146,7 @@ func engineSend(b *testing.B, f *fixture, cfg delivery.SMTPConfig, ed digest.Edi
 		b.Fatal(err)
 	}
 	defer tr.Close()
-	s := &delivery.Sender{DB: f.db, Subs: f.subs, Transport: tr, BaseURL: "https://news.example.com", Concurrency: conns,
+	s := &delivery.Sender{DB: f.db, Transport: tr, BaseURL: "https://news.example.com", Concurrency: conns,
 		LedgerSync: envString("DIGEST_LEDGER_SYNC", delivery.LedgerSyncFull)}
 	sum, err := s.Send(f.ctx, ed, f.list)
 	if err != nil || sum.Sent != len(f.emails) {

@@ -17,13 +17,23 @@ import (
 
 // sendUntilSettled runs the edition's send, then --retry-deferred runs
 // until nothing is deferred, as an operator would; it returns the first
-// run's summary.
-func sendUntilSettled(t *testing.T, s *delivery.Sender, f *fixture, editionID int64) delivery.Summary {
+// run's summary. Deliveries left unknown (a connection dropped after the
+// final ".") are sent again with --retry-unknown only after checking, as
+// an operator would ask the relay, that the server did not take them.
+func sendUntilSettled(t *testing.T, s *delivery.Sender, f *fixture, srv *smtptest.Server, editionID int64) delivery.Summary {
 	t.Helper()
 	ed := f.edition("2026-11-28")
 	var first delivery.Summary
 	for i := range 6 {
-		s.RetryDeferred = i > 0
+		s.RetryDeferred, s.RetryUnknown = i > 0, i > 0
+		if i > 0 {
+			per := srv.PerRecipient()
+			for e, r := range f.ledger(editionID) {
+				if r.status == delivery.StatusUnknown && per[e] != 0 {
+					t.Fatalf("%s is unknown but the server took it %d times: --retry-unknown would send it twice", e, per[e])
+				}
+			}
+		}
 		sum, err := s.Send(f.ctx, ed, f.list)
 		if err != nil {
 			t.Fatalf("run %d: %v (summary %+v)", i+1, err, sum)
@@ -32,11 +42,11 @@ func sendUntilSettled(t *testing.T, s *delivery.Sender, f *fixture, editionID in
 			first = sum
 		}
 		t.Logf("run %d: %+v", i+1, sum)
-		if sum.Deferred == 0 {
+		if sum.Deferred == 0 && sum.Unknown == 0 {
 			return first
 		}
 	}
-	t.Fatal("recipients still deferred after 6 runs")
+	t.Fatal("recipients still deferred or unknown after 6 runs")
 	return first
 }
 
@@ -60,7 +70,7 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 			ed := f.edition("2026-11-28")
 			srv := smtptest.Start(t, func(s *smtptest.Server) { s.Faults = tt.faults })
 			s := f.sender(t, srv.URL())
-			first := sendUntilSettled(t, s, f, ed.ID)
+			first := sendUntilSettled(t, s, f, srv, ed.ID)
 			want := rejected
 			if tt.faults.Reject550 == nil {
 				want = nil
@@ -71,8 +81,8 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 			}
 			inj := srv.Injected()
 			t.Logf("faults injected: %v; sessions %d", inj, srv.Sessions())
-			if tt.faults.Share421+tt.faults.Share451+tt.faults.ShareDrop > 0 && first.Retries == 0 {
-				t.Error("faults were injected but the summary counts no retry")
+			if tt.faults.Share421+tt.faults.Share451+tt.faults.ShareDrop > 0 && first.Retries+first.Unknown == 0 {
+				t.Error("faults were injected but the summary counts no retry and no unknown outcome")
 			}
 			// A run after everything settled sends nothing.
 			sum, err := s.Send(f.ctx, ed, f.list)
@@ -335,8 +345,24 @@ func TestAuthRefusedMidRunStopsAndResumes(t *testing.T) {
 	}
 	srv.FailAuth.Store(false)
 	srv.DataHook = nil
-	if _, err := s.Send(f.ctx, ed, f.list); err != nil {
-		t.Fatal(err)
+	// The messages whose connection the relay dropped after their data
+	// are unknown: a plain resume leaves them, --retry-unknown sends them
+	// (the server took none of them).
+	unknown := 0
+	for _, r := range f.ledger(ed.ID) {
+		if r.status == delivery.StatusUnknown {
+			unknown++
+		}
+	}
+	if unknown == 0 || unknown > 4 || sum.Unknown != unknown {
+		t.Fatalf("%d unknown in the ledger, summary %+v: want 1..4 (one per connection)", unknown, sum)
+	}
+	if sum, err := s.Send(f.ctx, ed, f.list); err != nil || sum.UnknownBefore != unknown || sum.Sent != 120-30-unknown {
+		t.Fatalf("resume: %+v, %v", sum, err)
+	}
+	s.RetryUnknown = true
+	if sum, err := s.Send(f.ctx, ed, f.list); err != nil || sum.Sent != unknown {
+		t.Fatalf("--retry-unknown: %+v, %v", sum, err)
 	}
 	checkExactlyOnce(t, f, srv, ed.ID, nil, 0)
 }
@@ -420,4 +446,34 @@ func TestRetryFailedAfterRelayFix(t *testing.T) {
 		t.Fatalf("--retry-failed: %+v, %v", sum, err)
 	}
 	checkExactlyOnce(t, f, srv, ed.ID, nil, 0)
+}
+
+// BounceLimit 0 means never, as bounce_limit = 0 does in digest.toml: the
+// zero value is no hidden default of 3.
+func TestBounceLimitZeroNeverBounces(t *testing.T) {
+	f := newFixture(t, 2)
+	f.addStories(3, 100)
+	const bad = "sub00001@example.org"
+	srv := smtptest.Start(t, func(s *smtptest.Server) {
+		s.RcptHook = func(to string) error {
+			if to == bad {
+				return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}
+			}
+			return nil
+		}
+	})
+	s := f.sender(t, srv.URL())
+	s.BounceLimit = 0
+	for _, date := range []string{"2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"} {
+		sum, err := s.Send(f.ctx, f.edition(date), f.list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Failed != 1 || sum.Bounced != 0 {
+			t.Fatalf("%s: %+v, want the refused address failed and nobody bounced", date, sum)
+		}
+	}
+	if got := f.membership(bad); got != "active" {
+		t.Errorf("after four refusals in a row with BounceLimit 0 the membership is %s, want active", got)
+	}
 }

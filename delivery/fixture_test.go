@@ -108,9 +108,10 @@ func (f *fixture) sender(t testing.TB, url string) *delivery.Sender {
 	}
 	t.Cleanup(func() { tr.Close() })
 	return &delivery.Sender{
-		DB: f.db, Subs: f.subs, Transport: tr, BaseURL: "https://news.example.com",
+		DB: f.db, Transport: tr, BaseURL: "https://news.example.com",
 		Concurrency: 4, RetryBase: 5 * time.Millisecond, RetryMax: 40 * time.Millisecond, MaxAttempts: 6,
-		Logf: func(format string, args ...any) { t.Logf(format, args...) },
+		BounceLimit: subscribers.DefaultBounceLimit,
+		Logf:        func(format string, args ...any) { t.Logf(format, args...) },
 	}
 }
 

@@ -23,6 +23,9 @@ import (
 //	deferred  4xx or network errors on every attempt of a run; waits for
 //	          send --retry-deferred (next_attempt_at hints when)
 //	failed    a 5xx reply: permanent
+//	unknown   the whole message went out but no reply came (a timeout or
+//	          a dropped connection after the final "."): the relay may
+//	          have taken it, so only send --retry-unknown sends it again
 
 // pending is one subscriber read for a run, with the ledger's view of it.
 type pending struct {
@@ -64,14 +67,14 @@ func readPage(ctx context.Context, db *store.DB, editionID, listID, after int64,
 
 // countPending counts the active members a run will attempt, for the
 // progress bar's total.
-func countPending(ctx context.Context, db *store.DB, editionID, listID int64, retryDeferred, retryFailed bool) (int, error) {
+func countPending(ctx context.Context, db *store.DB, editionID, listID int64, retryDeferred, retryFailed, retryUnknown bool) (int, error) {
 	var n int
 	err := db.QueryRowContext(ctx, `
 		SELECT COUNT(*) FROM memberships m
 		LEFT JOIN deliveries d ON d.edition_id = ? AND d.subscriber_id = m.subscriber_id
 		WHERE m.list_id = ? AND m.status = 'active'
-		  AND (d.status IS NULL OR d.status = 'queued' OR (? AND d.status = 'deferred') OR (? AND d.status = 'failed'))`,
-		editionID, listID, retryDeferred, retryFailed).Scan(&n)
+		  AND (d.status IS NULL OR d.status = 'queued' OR (? AND d.status = 'deferred') OR (? AND d.status = 'failed') OR (? AND d.status = 'unknown'))`,
+		editionID, listID, retryDeferred, retryFailed, retryUnknown).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count recipients: %w", err)
 	}
@@ -85,7 +88,7 @@ type ledgerOp struct {
 	queue []int64
 
 	sub      int64
-	status   string // queued (a retry will follow), sent, deferred, failed
+	status   string // queued (a retry will follow), sent, deferred, failed, unknown
 	next     int64  // next_attempt_at, 0 for none
 	msgID    string
 	code     int
@@ -93,6 +96,9 @@ type ledgerOp struct {
 	bounce   bool // a permanent refusal of the address
 	clearBnc bool // the subscriber had failures that a success clears
 	email    string
+	// drop deletes the queued row of a subscriber who left the list
+	// (unsubscribed, erased) before the message was handed over.
+	drop bool
 
 	ack chan error
 }
@@ -127,6 +133,11 @@ type ledgerWriter struct {
 	err error
 }
 
+// LedgerRetry is how long a ledger commit that finds the database locked
+// is tried again before the run stops (each try waits up to the busy
+// timeout).
+const LedgerRetry = 2 * time.Minute
+
 // maxBatch bounds one transaction.
 const maxBatch = 512
 
@@ -152,14 +163,18 @@ func newLedgerWriter(ctx context.Context, db *store.DB, editionID int64, workers
 		urgent: make(chan struct{}, 1), workers: workers, linger: 2 * time.Millisecond,
 	}
 	// One statement marks a whole page queued: the ids come as a JSON
-	// array. A deferred or failed row taken up again (--retry-deferred,
-	// --retry-failed: the producer only lists those) becomes queued; a
-	// sent row is never touched.
+	// array. Here and in the outcome statement a subscriber erased since
+	// the page was read (subscribers remove, mid-send) is left out: the
+	// erasure deleted their rows, and a new row would break the foreign
+	// key and stop the run. A deferred, failed or unknown row taken up
+	// again (--retry-deferred, --retry-failed, --retry-unknown: the
+	// producer only lists those) becomes queued; a sent row is never
+	// touched.
 	if w.queueStmt, err = conn.PrepareContext(ctx, `
 		INSERT INTO deliveries (edition_id, subscriber_id, status, attempts, updated_at)
-		SELECT ?, j.value, 'queued', 0, ? FROM json_each(?) AS j WHERE true
+		SELECT ?, j.value, 'queued', 0, ? FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM subscribers s WHERE s.id = j.value)
 		ON CONFLICT (edition_id, subscriber_id) DO UPDATE SET status = 'queued', updated_at = excluded.updated_at
-		WHERE deliveries.status IN ('deferred', 'failed')`); err != nil {
+		WHERE deliveries.status IN ('deferred', 'failed', 'unknown')`); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
@@ -177,7 +192,7 @@ func newLedgerWriter(ctx context.Context, db *store.DB, editionID int64, workers
 	if w.outcomeStmt, err = conn.PrepareContext(ctx, `
 		INSERT INTO deliveries (edition_id, subscriber_id, status, attempts, next_attempt_at, message_id, last_code, last_reply, updated_at)
 		SELECT ?3, j.value ->> 'sub', j.value ->> 'st', 1, j.value ->> 'nx', j.value ->> 'id', j.value ->> 'c', j.value ->> 'r', ?2
-		FROM json_each(?1) AS j WHERE true
+		FROM json_each(?1) AS j WHERE EXISTS (SELECT 1 FROM subscribers s WHERE s.id = j.value ->> 'sub')
 		ON CONFLICT (edition_id, subscriber_id) DO UPDATE SET status = excluded.status, attempts = deliveries.attempts + 1,
 			next_attempt_at = excluded.next_attempt_at, message_id = excluded.message_id,
 			last_code = excluded.last_code, last_reply = excluded.last_reply, updated_at = excluded.updated_at
@@ -277,7 +292,14 @@ func (w *ledgerWriter) run() {
 		err := w.failed()
 		var bounced []ledgerOp
 		if err == nil {
-			bounced, err = w.commit(batch)
+			// A long write elsewhere (an import batch, an erasure's
+			// checkpoint) can hold the lock past the busy timeout: wait
+			// for it a bounded time rather than stop the run.
+			err = store.RetryBusy(context.Background(), LedgerRetry, func() error {
+				var err error
+				bounced, err = w.commit(batch)
+				return err
+			})
 			if err != nil {
 				err = fmt.Errorf("write ledger: %w", err)
 				w.mu.Lock()
@@ -297,9 +319,10 @@ func (w *ledgerWriter) run() {
 }
 
 // commit writes a batch and returns the outcomes that made their
-// subscriber bounced. All outcomes of the batch go in one UPDATE (they
-// travel as a JSON array), so a batch that only records outcomes is one
-// statement in SQLite's implicit transaction; pages to queue and bounce
+// subscriber bounced. All outcomes of the batch go in one INSERT ... ON
+// CONFLICT DO UPDATE (they travel as a JSON array; a row already queued
+// is updated, a missing one inserted), so a batch that only records
+// outcomes is one statement in SQLite's implicit transaction; pages to queue and bounce
 // bookkeeping add an explicit transaction around it. The statements are
 // prepared once per run on the writer's own connection: with SQLite in
 // pure Go, statement overhead, not I/O, is what a commit costs.
@@ -311,10 +334,10 @@ func (w *ledgerWriter) commit(batch []ledgerOp) (bounced []ledgerOp, err error) 
 	explicit := false
 	outcomes := w.outcomes[:0]
 	for _, op := range batch {
-		if op.queue != nil || op.clearBnc || op.bounce {
+		if op.queue != nil || op.clearBnc || op.bounce || op.drop {
 			explicit = true
 		}
-		if op.queue == nil {
+		if op.queue == nil && !op.drop {
 			outcomes = append(outcomes, outcomeJSON{Sub: op.sub, Status: op.status, Next: op.next, MsgID: op.msgID, Code: op.code, Reply: op.reply})
 		}
 	}
@@ -333,6 +356,12 @@ func (w *ledgerWriter) commit(batch []ledgerOp) (bounced []ledgerOp, err error) 
 		if op.queue != nil {
 			ids, _ := json.Marshal(op.queue)
 			if _, err := w.queueStmt.ExecContext(ctx, w.editionID, now, string(ids)); err != nil {
+				return nil, err
+			}
+		}
+		if op.drop {
+			if _, err := w.conn.ExecContext(ctx, `DELETE FROM deliveries WHERE edition_id = ? AND subscriber_id = ? AND status = 'queued'`,
+				w.editionID, op.sub); err != nil {
 				return nil, err
 			}
 		}
@@ -402,7 +431,7 @@ type Filter struct {
 }
 
 // Statuses are the ledger's statuses, in the order a delivery goes.
-var Statuses = []string{StatusQueued, StatusSent, StatusDeferred, StatusFailed}
+var Statuses = []string{StatusQueued, StatusSent, StatusDeferred, StatusFailed, StatusUnknown}
 
 // EachRecord streams the ledger rows that match f, newest edition first,
 // then in the order they were queued.

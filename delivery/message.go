@@ -46,20 +46,24 @@ func BuildMessage(ed digest.Edition, env Envelope) (*mail.Msg, error) {
 	}
 	domain := domainOf(from.Address)
 	m := mail.NewMsg(mail.WithNoDefaultUserAgent())
-	m.FromMailAddress(&netmail.Address{Name: headerSafe(from.Name), Address: from.Address})
-	m.ToMailAddress(&netmail.Address{Name: headerSafe(env.Sub.Name), Address: env.Sub.Email})
+	m.FromMailAddress(&netmail.Address{Name: subscribers.CleanName(from.Name), Address: from.Address})
+	// To and Subject carry data of any length: they are folded and
+	// encoded here (header.go). The recipient goes in as Bcc for the
+	// envelope, which go-mail never writes as a header.
+	m.SetGenHeaderPreformatted(mail.Header(mail.HeaderTo), addressField(string(mail.HeaderTo), subscribers.CleanName(env.Sub.Name), env.Sub.Email))
+	m.BccMailAddress(&netmail.Address{Address: env.Sub.Email})
 	subject := headerSafe(ed.Subject)
 	if env.SubjectPrefix != "" {
 		subject = headerSafe(env.SubjectPrefix) + " " + subject
 	}
-	m.Subject(subject)
+	m.SetGenHeaderPreformatted(mail.HeaderSubject, textField(string(mail.HeaderSubject), subject))
 	now := env.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
 	m.SetDateWithValue(now)
 	m.SetMessageIDWithValue(fmt.Sprintf("digest.%d.%d.%s@%s", ed.ID, env.Sub.ID, randomHex(8), domain))
-	m.SetGenHeaderPreformatted(headerListID, ListID(env.List, domain))
+	m.SetGenHeaderPreformatted(headerListID, fold(len(headerListID)+2, strings.Fields(ListID(env.List, domain))))
 	unsub := digest.UnsubscribeURL(env.BaseURL, env.Sub.Token, env.List.Name)
 	mailto := "mailto:" + from.Address + "?subject=" + "unsubscribe%20" + url.QueryEscape(env.Sub.Token)
 	if strings.HasPrefix(unsub, "https://") {
@@ -95,7 +99,8 @@ func ListID(l subscribers.List, domain string) string {
 			return id
 		}
 	}
-	if title == "" {
+	if title == "" || !fits(strings.Fields(title), len(headerListID)+3) {
+		// The title is optional: one that cannot be folded is left out.
 		return id
 	}
 	return `"` + title + `" ` + id

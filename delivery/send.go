@@ -3,6 +3,7 @@ package delivery
 import (
 	"container/heap"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/lease"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
 )
@@ -26,14 +28,19 @@ const (
 	StatusSent     = "sent"
 	StatusDeferred = "deferred"
 	StatusFailed   = "failed"
+	// StatusUnknown: the whole message was sent but the relay's verdict
+	// never came (timeout, dropped connection after the final "."). It
+	// may have been delivered, so only send --retry-unknown sends again.
+	StatusUnknown = "unknown"
 )
 
 // Summary counts what a run did.
 type Summary struct {
-	// Sent, Deferred and Failed are this run's final outcomes.
+	// Sent, Deferred, Failed and Unknown are this run's final outcomes.
 	Sent     int
 	Deferred int
 	Failed   int
+	Unknown  int
 	// Already counts members who had the edition before the run.
 	Already int
 	// FailedBefore and DeferredBefore count members skipped because an
@@ -41,14 +48,28 @@ type Summary struct {
 	// for --retry-deferred.
 	FailedBefore   int
 	DeferredBefore int
+	// UnknownBefore counts members skipped because an earlier run could
+	// not learn whether the relay took their message, and the run did not
+	// ask for --retry-unknown.
+	UnknownBefore int
 	// Retries counts attempts that failed temporarily and were tried
 	// again in the same run.
 	Retries int
 	// Bounced counts subscribers this run marked bounced.
 	Bounced int
+	// Left counts members who unsubscribed or were erased during the run,
+	// before their message was handed to the relay: not sent to.
+	Left int
 	// Pending is how many members the run set out to send to.
 	Pending  int
 	Duration time.Duration
+}
+
+// Unreached counts the members who, after the run, are still without a
+// confirmed delivery: this run's failed, deferred and unknown ones and
+// those an earlier run left so.
+func (s Summary) Unreached() int {
+	return s.Failed + s.Deferred + s.Unknown + s.FailedBefore + s.DeferredBefore + s.UnknownBefore
 }
 
 // Rate is messages accepted per second.
@@ -62,10 +83,10 @@ func (s Summary) Rate() float64 {
 // Progress is a snapshot of a running send, taken after each ledger
 // commit, so it shows only what is durable.
 type Progress struct {
-	Total, Done            int
-	Sent, Deferred, Failed int
-	Retries                int
-	Elapsed                time.Duration
+	Total, Done                     int
+	Sent, Deferred, Failed, Unknown int
+	Retries                         int
+	Elapsed                         time.Duration
 }
 
 // Errors that end a run early. The ledger is written in every case; the
@@ -94,7 +115,6 @@ const (
 // their outcomes to one ledger writer.
 type Sender struct {
 	DB        *store.DB
-	Subs      *subscribers.Store
 	Transport Transport
 	BaseURL   string
 	Now       func() time.Time
@@ -120,6 +140,10 @@ type Sender struct {
 	// (a misconfigured sender, a policy fixed since). Bounced subscribers
 	// are not active members, so they stay out.
 	RetryFailed bool
+	// RetryUnknown also takes up the edition's deliveries of unknown
+	// outcome (send --retry-unknown): the operator checked with the relay
+	// that they were not delivered, or accepts a possible second copy.
+	RetryUnknown bool
 	// MaxAttempts is how often one recipient is tried within a run
 	// before it is left deferred (default 4).
 	MaxAttempts int
@@ -130,7 +154,9 @@ type Sender struct {
 	// whoever runs --retry-deferred (default 15m).
 	DeferFor time.Duration
 	// BounceLimit is how many permanent refusals in a row, across
-	// editions, mark a subscriber bounced (default 3; negative: never).
+	// editions, mark a subscriber bounced; 0 (the zero value) or less
+	// means never, as bounce_limit = 0 does in digest.toml. The CLI passes
+	// its configuration, subscribers.DefaultBounceLimit unless changed.
 	BounceLimit int
 	// BreakerWindow and BreakerRatio stop the run when at least that
 	// share of the last BreakerWindow attempts failed (defaults 20, 0.9).
@@ -142,6 +168,15 @@ type Sender struct {
 	// (the default) survives power loss, LedgerSyncNormal only a crash
 	// of the process but costs no fsync per commit.
 	LedgerSync string
+	// Lease is the list's send lease when the caller already holds it
+	// (digest send takes it before building the edition); when nil, Send
+	// takes it, and fails with a *LeaseBusyError while another process
+	// holds it unless WaitLease is set (then OnLeaseWait, when set, hears
+	// once who it waits for). LeaseTTL is its length (default 30s).
+	Lease       *lease.Held
+	WaitLease   bool
+	OnLeaseWait func(error)
+	LeaseTTL    time.Duration
 }
 
 // Ledger durability levels (see Sender.LedgerSync).
@@ -181,9 +216,6 @@ func (s *Sender) settings() settings {
 	if c.maxAttempts <= 0 {
 		c.maxAttempts = DefaultMaxAttempts
 	}
-	if c.bounceLimit == 0 {
-		c.bounceLimit = subscribers.DefaultBounceLimit
-	}
 	if c.window <= 0 {
 		c.window = DefaultBreakerWindow
 	}
@@ -222,10 +254,11 @@ type job struct {
 type result struct {
 	job *job
 	// attempted is false when the job was never tried (the run was
-	// stopping); ok tells success for the circuit breaker.
-	attempted, ok bool
-	retry         bool
-	reply         string
+	// stopping); verdict is what the attempt tells the circuit breaker.
+	attempted bool
+	verdict   verdict
+	retry     bool
+	reply     string
 	// fatal stops the run: the ledger failed, or the server refused the
 	// session.
 	fatal error
@@ -233,15 +266,22 @@ type result struct {
 
 // Send delivers the edition to every active member of the list who has
 // not got it yet, and records each outcome in the ledger. A second run
-// sends nothing to anyone already sent. It stops with ErrConnect when the
+// sends nothing to anyone already sent, nor to anyone whose outcome is
+// unknown (unless RetryUnknown). It stops with ErrConnect when the
 // first SMTP session cannot be opened, ErrTooManyFailures when nearly all
 // recent attempts fail, and ErrInterrupted when ctx is cancelled; in
 // every case in-flight messages finish and the ledger is written first,
 // so the next run resumes.
 func (s *Sender) Send(ctx context.Context, ed digest.Edition, list subscribers.List) (Summary, error) {
 	start := time.Now()
+	held, release, err := s.holdLease(ctx, ed, list)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer release()
+	s.applyJournal(held.Context())
 	r := &run{s: s, cfg: s.settings(), ed: ed, list: list, start: start}
-	sum, err := r.send(ctx)
+	sum, err := r.send(held.Context())
 	sum.Duration = time.Since(start)
 	return sum, err
 }
@@ -258,18 +298,23 @@ type run struct {
 	tmpl     *digest.Template
 	limiters []*rate.Limiter
 	ledger   *ledgerWriter
+	member   *sql.Stmt // is the subscriber still an active member?
 
 	// Counters, written by the ledger goroutine after commits.
-	sent, deferred, failed, retries, bounced, total atomic.Int64
+	sent, deferred, failed, unknown, retries, bounced, total atomic.Int64
 	// Skips, written by the producer.
-	already, failedBefore, deferredBefore atomic.Int64
+	already, failedBefore, deferredBefore, unknownBefore atomic.Int64
+	// left: members gone before their message was handed over.
+	left atomic.Int64
 }
 
 func (r *run) summary() Summary {
 	return Summary{
-		Sent: int(r.sent.Load()), Deferred: int(r.deferred.Load()), Failed: int(r.failed.Load()),
+		Sent: int(r.sent.Load()), Deferred: int(r.deferred.Load()), Failed: int(r.failed.Load()), Unknown: int(r.unknown.Load()),
 		Already: int(r.already.Load()), FailedBefore: int(r.failedBefore.Load()), DeferredBefore: int(r.deferredBefore.Load()),
-		Retries: int(r.retries.Load()), Bounced: int(r.bounced.Load()), Pending: int(r.total.Load()),
+		UnknownBefore: int(r.unknownBefore.Load()),
+		Retries:       int(r.retries.Load()), Bounced: int(r.bounced.Load()), Pending: int(r.total.Load()),
+		Left: int(r.left.Load()),
 	}
 }
 
@@ -297,11 +342,16 @@ func (r *run) send(ctx context.Context) (Summary, error) {
 			return Summary{}, err
 		}
 	}
-	total, err := countPending(ctx, s.DB, r.ed.ID, r.list.ID, s.RetryDeferred, s.RetryFailed)
+	total, err := countPending(ctx, s.DB, r.ed.ID, r.list.ID, s.RetryDeferred, s.RetryFailed, s.RetryUnknown)
 	if err != nil {
 		return Summary{}, err
 	}
 	r.total.Store(int64(total))
+	if r.member, err = s.DB.PrepareContext(ctx, `SELECT EXISTS (SELECT 1 FROM memberships
+		WHERE list_id = ? AND subscriber_id = ? AND status = 'active')`); err != nil {
+		return Summary{}, fmt.Errorf("read recipients: %w", err)
+	}
+	defer r.member.Close()
 	if s.Rate > 0 {
 		r.limiters = append(r.limiters, rate.NewLimiter(rate.Limit(s.Rate), 1))
 	}
@@ -407,6 +457,8 @@ func (r *run) produce(ctx context.Context, out chan<- *job, stop <-chan struct{}
 				r.failedBefore.Add(1)
 			case p.status == StatusDeferred && !r.s.RetryDeferred:
 				r.deferredBefore.Add(1)
+			case p.status == StatusUnknown && !r.s.RetryUnknown:
+				r.unknownBefore.Add(1)
 			default:
 				todo = append(todo, p)
 				ids = append(ids, p.sub.ID)
@@ -455,8 +507,10 @@ func (r *run) dispatch(ctx context.Context, fresh <-chan *job, work chan<- *job,
 	}
 	for {
 		if inFlight == 0 && (stopping || (!freshOpen && next == nil && retries.Len() == 0)) {
+			// Nothing is drained: halt closed stop, so a producer blocked on
+			// a full fresh channel returns, and the recipients it had read
+			// stay queued in the ledger for the next run.
 			close(work)
-			// Drain what the producer had read, so it can see stop.
 			return stopErr
 		}
 		var sendCh chan<- *job
@@ -504,7 +558,7 @@ func (r *run) dispatch(ctx context.Context, fresh <-chan *job, work chan<- *job,
 			if !res.attempted {
 				continue
 			}
-			br.record(res.ok, res.reply)
+			br.record(res.verdict, res.reply)
 			if res.retry && !stopping {
 				heap.Push(&retries, res.job)
 			}
@@ -555,6 +609,22 @@ func (r *run) attempt(ctx context.Context, ss session, j *job, barrier func() er
 			return result{job: j} // stopping: not attempted, stays queued
 		}
 	}
+	// Pages are read well before their messages go out (a rate limit can
+	// make that hours): someone who unsubscribed or was erased since is
+	// not sent to. One indexed lookup, just before the handover.
+	var active bool
+	if err := r.member.QueryRowContext(ctx, r.list.ID, sub.ID).Scan(&active); err != nil {
+		if ctx.Err() != nil {
+			return result{job: j} // stopping: stays queued
+		}
+		return result{job: j, fatal: fmt.Errorf("read recipients: %w", err)}
+	}
+	if !active {
+		r.left.Add(1)
+		r.total.Add(-1)
+		r.ledger.submit(ledgerOp{sub: sub.ID, drop: true})
+		return result{job: j}
+	}
 	key := fmt.Sprintf("%s-%s-%08d", r.ed.Date, fileSafe(r.list.Name), sub.ID)
 	sendErr := ss.deliver(ctx, key, m, barrier)
 	if sendErr != nil && ctx.Err() != nil && errors.Is(sendErr, ErrConnect) {
@@ -566,14 +636,21 @@ func (r *run) attempt(ctx context.Context, ss session, j *job, barrier func() er
 	switch {
 	case sendErr == nil:
 		op.status, op.clearBnc = StatusSent, j.p.bounces > 0
-		res.ok = true
 	case errors.Is(sendErr, ErrSessionRefused):
 		return result{job: j, fatal: sendErr}
+	case errors.As(sendErr, &de) && de.needsAuth():
+		// The relay wants a login (or TLS) before any mail: every
+		// recipient would get the same, so none is marked; the rows
+		// stay queued for the run after the URL is fixed.
+		return result{job: j, fatal: s.authRequired(de)}
 	case errors.As(sendErr, &de):
 		op.code, op.reply = de.Code, de.Reply
-		res.reply = de.Reply
+		res.reply, res.verdict = de.Reply, de.verdict()
 		j.attempts++
 		switch {
+		case de.Unknown:
+			// Never retried by itself: the relay may have taken it.
+			op.status = StatusUnknown
 		case !de.Temporary:
 			op.status, op.bounce = StatusFailed, de.RecipientRefused()
 		case j.attempts < r.cfg.maxAttempts:
@@ -611,6 +688,9 @@ func (r *run) committed(batch, bounced []ledgerOp) {
 		case StatusFailed:
 			r.failed.Add(1)
 			r.s.logf("failed %s: %s", op.email, op.reply)
+		case StatusUnknown:
+			r.unknown.Add(1)
+			r.s.logf("unknown %s: %s", op.email, op.reply)
 		}
 	}
 	for _, op := range bounced {
@@ -620,8 +700,8 @@ func (r *run) committed(batch, bounced []ledgerOp) {
 	if r.s.Progress != nil {
 		sum := r.summary()
 		r.s.Progress(Progress{
-			Total: sum.Pending, Done: sum.Sent + sum.Deferred + sum.Failed,
-			Sent: sum.Sent, Deferred: sum.Deferred, Failed: sum.Failed, Retries: sum.Retries,
+			Total: sum.Pending, Done: sum.Sent + sum.Deferred + sum.Failed + sum.Unknown,
+			Sent: sum.Sent, Deferred: sum.Deferred, Failed: sum.Failed, Unknown: sum.Unknown, Retries: sum.Retries,
 			Elapsed: time.Since(r.start),
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/textproto"
 	"strings"
 	"sync"
@@ -30,6 +31,10 @@ type DeliveryError struct {
 	// ConnLost tells that the connection cannot carry another message:
 	// a network error or a 421 reply, after which the server closes it.
 	ConnLost bool
+	// Unknown tells that the whole message, its final "." included, was
+	// sent but no reply came (a timeout or a dropped connection): the
+	// relay may have accepted it, so it must not be sent again unasked.
+	Unknown bool
 }
 
 func (e *DeliveryError) Error() string {
@@ -122,6 +127,12 @@ func (s *smtpSession) connect(ctx context.Context) error {
 	if err != nil {
 		return s.cfg.connectError(err)
 	}
+	if s.cfg.Username != "" {
+		if err := s.cfg.login(c); err != nil {
+			c.Close()
+			return err
+		}
+	}
 	s.conn, s.used = c, false
 	return nil
 }
@@ -197,10 +208,43 @@ func (s *smtpSession) transact(m *mail.Msg, barrier func() error) error {
 			return err
 		}
 	}
-	if err := w.Close(); err != nil {
-		return classify(err, stageEnd, s.cfg.redact)
+	return s.endData(c, w)
+}
+
+// endData sends the final "." and waits for the relay's verdict, up to
+// FinalTimeout. go-mail's DataCloser.Close ignores whether the "." could
+// be written, so the two steps are taken apart here: a failed write means
+// the relay never saw the end of the message and cannot have accepted it
+// (a retry is safe); a reply that never comes after the "." left means
+// the outcome is unknown.
+func (s *smtpSession) endData(c *gosmtp.Client, w io.WriteCloser) error {
+	if err := c.UpdateDeadline(s.cfg.finalTimeout()); err != nil {
+		return &DeliveryError{Stage: stageData, Reply: cleanReply(err.Error(), s.cfg.redact), Temporary: true, ConnLost: true}
+	}
+	dc, ok := w.(*gosmtp.DataCloser)
+	if !ok { // not go-mail's writer: no way to tell the steps apart
+		if err := w.Close(); err != nil {
+			return s.unknown(classify(err, stageEnd, s.cfg.redact))
+		}
+		return nil
+	}
+	if err := dc.WriteCloser.Close(); err != nil {
+		return &DeliveryError{Stage: stageData, Reply: cleanReply("the end of data could not be sent: "+err.Error(), s.cfg.redact), Temporary: true, ConnLost: true}
+	}
+	if _, _, err := c.Text.ReadResponse(250); err != nil {
+		return s.unknown(classify(err, stageEnd, s.cfg.redact))
 	}
 	return nil
+}
+
+// unknown marks an end-of-data failure without a reply as an unknown
+// outcome; a reply, even 4xx, says the message was not taken.
+func (s *smtpSession) unknown(de *DeliveryError) *DeliveryError {
+	if de.Code == 0 {
+		de.Unknown = true
+		de.Reply = cleanReply(fmt.Sprintf("no reply to the end of data within %s, the relay may have accepted the message (%s)", s.cfg.finalTimeout(), de.Reply), nil)
+	}
+	return de
 }
 
 // abort resets the transaction after a reply that refused it, keeping the

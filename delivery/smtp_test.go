@@ -66,17 +66,23 @@ func TestSessionRefusedWithoutLeakingTheSecret(t *testing.T) {
 		configure func(*smtptest.Server)
 		url       string
 		want      string
+		not       string // a wrong explanation the error must not give
 	}{
-		{"wrong password PLAIN", selfSigned, "smtp://editor:%s-nope@%s?verify=false&auth=plain", "refused the login"},
-		{"wrong password LOGIN", selfSigned, "smtp://editor:%s-nope@%s?verify=false&auth=login", "refused the login"},
-		{"wrong password CRAM-MD5", selfSigned, "smtp://editor:%s-nope@%s?verify=false&auth=cram-md5", "refused the login"},
-		{"certificate not trusted", selfSigned, "smtp://editor:%s@%s", "TLS with"},
+		{"wrong password PLAIN", selfSigned, "smtp://editor:%s-nope@%s?verify=false&auth=plain", "refused the login", ""},
+		{"wrong password LOGIN", selfSigned, "smtp://editor:%s-nope@%s?verify=false&auth=login", "refused the login", ""},
+		{"wrong password CRAM-MD5", selfSigned, "smtp://editor:%s-nope@%s?verify=false&auth=cram-md5", "refused the login", ""},
+		{"certificate not trusted", selfSigned, "smtp://editor:%s@%s", "TLS with", ""},
 		{"STARTTLS required, not offered", func(s *smtptest.Server) { s.Username, s.Password = "editor", secret },
-			"smtp://editor:%s@%s", "STARTTLS"},
+			"smtp://editor:%s@%s", "does not offer STARTTLS and the SMTP URL requires TLS", "certificate"},
+		{"only PLAIN over plain text", func(s *smtptest.Server) { s.Username, s.Password = "editor", secret },
+			"smtp://editor:%s@%s?tls=none", "the server offers only PLAIN over an unencrypted connection: add &auth=plain to the SMTP URL to allow it", "password"},
+		{"auth=login, only PLAIN offered", func(s *smtptest.Server) { s.Username, s.Password = "editor", secret },
+			"smtp://editor:%s@%s?tls=none&auth=login", "does not offer the mechanism auth=login asks for (it offers PLAIN)", "password"},
+		{"no AUTH offered", nil, "smtp://editor:%s@%s?tls=none", "does not offer AUTH", "refused the login"},
 		{"AUTH fails", func(s *smtptest.Server) {
 			selfSigned(s)
 			s.FailAuth.Store(true)
-		}, "smtp://editor:%s@%s?verify=false", "refused the login"},
+		}, "smtp://editor:%s@%s?verify=false", "refused the login", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,6 +95,9 @@ func TestSessionRefusedWithoutLeakingTheSecret(t *testing.T) {
 			sum, err := s.Send(f.ctx, f.edition("2026-11-28"), f.list)
 			if !errors.Is(err, delivery.ErrConnect) || !errors.Is(err, delivery.ErrSessionRefused) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err %v, want a refused session saying %q", err, tt.want)
+			}
+			if tt.not != "" && strings.Contains(err.Error(), tt.not) {
+				t.Errorf("err %v blames %q", err, tt.not)
 			}
 			for _, leak := range []string{secret, secretURL, "pa55"} {
 				if strings.Contains(err.Error(), leak) || strings.Contains(logged.String(), leak) {

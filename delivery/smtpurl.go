@@ -27,12 +27,23 @@ type SMTPConfig struct {
 	TLS string
 	// Auth is the SASL mechanism: "" (chosen from what the server offers),
 	// "plain", "login" or "cram-md5".
-	Auth    string
-	Timeout time.Duration
+	Auth string
+	// Timeout bounds the wait for the connection and for each reply;
+	// FinalTimeout the wait for the reply to the end of the message data,
+	// which a relay may only give after its content checks (RFC 5321
+	// 4.5.3.2.6 suggests 10 minutes). timeout= in the URL sets both.
+	Timeout, FinalTimeout time.Duration
 	// InsecureSkipVerify accepts any server certificate (?verify=false),
 	// for test relays with self-signed certificates only.
 	InsecureSkipVerify bool
 }
+
+// Defaults of the SMTP URL's timeout=: the wait for the connection and
+// each reply, and the wait for the reply to the end of the data.
+const (
+	DefaultTimeout      = 30 * time.Second
+	DefaultFinalTimeout = 10 * time.Minute
+)
 
 // ParseSMTPURL reads an SMTP URL in the style of Symfony Mailer DSNs:
 //
@@ -41,7 +52,8 @@ type SMTPConfig struct {
 //	smtp://127.0.0.1:1025?tls=none       plain text, for a local test server
 //
 // Query parameters: tls=required|opportunistic|none, auth=plain|login|cram-md5,
-// timeout=30s, verify=false. User and password are URL-decoded, so a
+// timeout=30s (the wait for each reply; default 30s, and 10m for the
+// reply to the end of the message data), verify=false. User and password are URL-decoded, so a
 // password with @ or : is written %40 or %3A.
 func ParseSMTPURL(raw string) (SMTPConfig, error) {
 	var c SMTPConfig
@@ -96,13 +108,13 @@ func ParseSMTPURL(raw string) (SMTPConfig, error) {
 	default:
 		return c, fmt.Errorf("smtp url auth=%q is not one of plain, login, cram-md5", a)
 	}
-	c.Timeout = 30 * time.Second
+	c.Timeout, c.FinalTimeout = DefaultTimeout, DefaultFinalTimeout
 	if v := q.Get("timeout"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return c, fmt.Errorf("smtp url timeout=%q is not a duration like 30s", v)
 		}
-		c.Timeout = d
+		c.Timeout, c.FinalTimeout = d, d
 	}
 	if q.Get("verify") == "false" {
 		c.InsecureSkipVerify = true
@@ -140,28 +152,19 @@ func (c SMTPConfig) clientOptions() []mail.Option {
 	default:
 		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
 	}
-	if c.Username != "" {
-		plainText := !c.SSL && c.TLS == "none"
-		var auth mail.SMTPAuthType
-		switch c.Auth {
-		case "plain":
-			auth = mail.SMTPAuthPlain
-			if plainText {
-				auth = mail.SMTPAuthPlainNoEnc
-			}
-		case "login":
-			auth = mail.SMTPAuthLogin
-			if plainText {
-				auth = mail.SMTPAuthLoginNoEnc
-			}
-		case "cram-md5":
-			auth = mail.SMTPAuthCramMD5
-		default:
-			auth = mail.SMTPAuthAutoDiscover
-		}
-		opts = append(opts, mail.WithSMTPAuth(auth), mail.WithUsername(c.Username), mail.WithPassword(c.Password))
-	}
+	// No SMTP AUTH here: the session logs in itself (login in
+	// auth.go), so it can say which mechanisms the server offers when
+	// none fits.
 	return opts
+}
+
+// finalTimeout is FinalTimeout, or its default for a config not made by
+// ParseSMTPURL.
+func (c SMTPConfig) finalTimeout() time.Duration {
+	if c.FinalTimeout > 0 {
+		return c.FinalTimeout
+	}
+	return DefaultFinalTimeout
 }
 
 // GoString keeps %#v from printing the password.

@@ -17,67 +17,67 @@ func TestParseSMTPURL(t *testing.T) {
 		{
 			name: "user, password and port",
 			in:   "smtp://user:pass@host:587",
-			want: delivery.SMTPConfig{Host: "host", Port: 587, Username: "user", Password: "pass", TLS: "required", Timeout: 30 * time.Second},
+			want: delivery.SMTPConfig{Host: "host", Port: 587, Username: "user", Password: "pass", TLS: "required", Timeout: 30 * time.Second, FinalTimeout: 10 * time.Minute},
 		},
 		{
 			name: "smtp default port 587",
 			in:   "smtp://host",
-			want: delivery.SMTPConfig{Host: "host", Port: 587, TLS: "required", Timeout: 30 * time.Second},
+			want: delivery.SMTPConfig{Host: "host", Port: 587, TLS: "required", Timeout: 30 * time.Second, FinalTimeout: 10 * time.Minute},
 		},
 		{
 			name: "smtps default port 465",
 			in:   "smtps://host",
-			want: delivery.SMTPConfig{Host: "host", Port: 465, SSL: true, TLS: "required", Timeout: 30 * time.Second},
+			want: delivery.SMTPConfig{Host: "host", Port: 465, SSL: true, TLS: "required", Timeout: 30 * time.Second, FinalTimeout: 10 * time.Minute},
 		},
 		{
 			name: "local test server without TLS",
 			in:   "smtp://127.0.0.1:1025?tls=none",
-			want: delivery.SMTPConfig{Host: "127.0.0.1", Port: 1025, TLS: "none", Timeout: 30 * time.Second},
+			want: delivery.SMTPConfig{Host: "127.0.0.1", Port: 1025, TLS: "none", Timeout: 30 * time.Second, FinalTimeout: 10 * time.Minute},
 		},
 		{
 			name: "opportunistic TLS",
 			in:   "smtp://host:25?tls=opportunistic",
-			want: delivery.SMTPConfig{Host: "host", Port: 25, TLS: "opportunistic", Timeout: 30 * time.Second},
+			want: delivery.SMTPConfig{Host: "host", Port: 25, TLS: "opportunistic", Timeout: 30 * time.Second, FinalTimeout: 10 * time.Minute},
 		},
 		{
 			name: "percent-encoded password",
 			in:   "smtp://u:p%40ss@h:25",
-			want: delivery.SMTPConfig{Host: "h", Port: 25, Username: "u", Password: "p@ss", TLS: "required", Timeout: 30 * time.Second},
+			want: delivery.SMTPConfig{Host: "h", Port: 25, Username: "u", Password: "p@ss", TLS: "required", Timeout: 30 * time.Second, FinalTimeout: 10 * time.Minute},
 		},
 		{
 			name: "percent-encoded user and colon in password",
 			in:   "smtp://ann%40example.com:a%3Ab@h",
-			want: delivery.SMTPConfig{Host: "h", Port: 587, Username: "ann@example.com", Password: "a:b", TLS: "required", Timeout: 30 * time.Second},
+			want: delivery.SMTPConfig{Host: "h", Port: 587, Username: "ann@example.com", Password: "a:b", TLS: "required", Timeout: 30 * time.Second, FinalTimeout: 10 * time.Minute},
 		},
 		{
 			name: "auth plain",
 			in:   "smtp://u:p@h?auth=plain",
-			want: delivery.SMTPConfig{Host: "h", Port: 587, Username: "u", Password: "p", TLS: "required", Auth: "plain", Timeout: 30 * time.Second},
+			want: delivery.SMTPConfig{Host: "h", Port: 587, Username: "u", Password: "p", TLS: "required", Auth: "plain", Timeout: 30 * time.Second, FinalTimeout: 10 * time.Minute},
 		},
 		{
 			name: "auth login",
 			in:   "smtp://u:p@h?auth=login",
-			want: delivery.SMTPConfig{Host: "h", Port: 587, Username: "u", Password: "p", TLS: "required", Auth: "login", Timeout: 30 * time.Second},
+			want: delivery.SMTPConfig{Host: "h", Port: 587, Username: "u", Password: "p", TLS: "required", Auth: "login", Timeout: 30 * time.Second, FinalTimeout: 10 * time.Minute},
 		},
 		{
 			name: "auth cram-md5",
 			in:   "smtp://u:p@h?auth=cram-md5",
-			want: delivery.SMTPConfig{Host: "h", Port: 587, Username: "u", Password: "p", TLS: "required", Auth: "cram-md5", Timeout: 30 * time.Second},
+			want: delivery.SMTPConfig{Host: "h", Port: 587, Username: "u", Password: "p", TLS: "required", Auth: "cram-md5", Timeout: 30 * time.Second, FinalTimeout: 10 * time.Minute},
 		},
 		{
 			name: "smtps with tls=required",
 			in:   "smtps://h:2465?tls=required",
-			want: delivery.SMTPConfig{Host: "h", Port: 2465, SSL: true, TLS: "required", Timeout: 30 * time.Second},
+			want: delivery.SMTPConfig{Host: "h", Port: 2465, SSL: true, TLS: "required", Timeout: 30 * time.Second, FinalTimeout: 10 * time.Minute},
 		},
 		{
 			name: "timeout and verify",
 			in:   "smtp://h?timeout=5s&verify=false",
-			want: delivery.SMTPConfig{Host: "h", Port: 587, TLS: "required", Timeout: 5 * time.Second, InsecureSkipVerify: true},
+			want: delivery.SMTPConfig{Host: "h", Port: 587, TLS: "required", Timeout: 5 * time.Second, FinalTimeout: 5 * time.Second, InsecureSkipVerify: true},
 		},
 		{
 			name: "IPv6 host",
 			in:   "smtp://[::1]:2525?tls=none",
-			want: delivery.SMTPConfig{Host: "::1", Port: 2525, TLS: "none", Timeout: 30 * time.Second},
+			want: delivery.SMTPConfig{Host: "::1", Port: 2525, TLS: "none", Timeout: 30 * time.Second, FinalTimeout: 10 * time.Minute},
 		},
 	}
 	for _, tt := range tests {

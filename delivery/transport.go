@@ -98,6 +98,9 @@ func (c SMTPConfig) connectError(err error) error {
 	var netErr net.Error
 	var opErr *net.OpError
 	switch {
+	case strings.Contains(msg, "does not support STARTTLS"):
+		// Not a certificate problem: there was no TLS to begin with.
+		return &connectError{refused: true, msg: fmt.Sprintf("%s: %s does not offer STARTTLS and the SMTP URL requires TLS: use the relay's implicit TLS port (smtps://host:465) if it has one, or ?tls=opportunistic or ?tls=none only on a network you trust", ErrConnect, c)}
 	case strings.Contains(msg, "SMTP AUTH") || strings.Contains(msg, "AUTH"):
 		return &connectError{refused: true, msg: fmt.Sprintf("%s: %s refused the login (%s): check the user and password in the SMTP URL", ErrConnect, c, msg)}
 	case strings.Contains(msg, "STARTTLS") || strings.Contains(msg, "tls") || strings.Contains(msg, "x509") || strings.Contains(msg, "certificate"):

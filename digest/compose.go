@@ -73,7 +73,7 @@ func (c Composer) Compose(sel Selection) (Edition, error) {
 		ed.StoryIDs = append(ed.StoryIDs, st.ID)
 	}
 	h := c.hermes(sel)
-	email := c.email(sel, ed.Preheader)
+	email := c.email(sel, ed.Subject, ed.Preheader)
 	var err error
 	if ed.HTML, err = h.GenerateHTML(email); err != nil {
 		return ed, fmt.Errorf("render html: %w", err)
@@ -107,7 +107,7 @@ func (c Composer) hermes(sel Selection) hermes.Hermes {
 	}
 }
 
-func (c Composer) email(sel Selection, pre string) hermes.Email {
+func (c Composer) email(sel Selection, subject, pre string) hermes.Email {
 	accent := c.Brand.Accent
 	if accent == "" {
 		accent = templates.DefaultBrand.Accent
@@ -122,6 +122,7 @@ func (c Composer) email(sel Selection, pre string) hermes.Email {
 	}
 	meta := []hermes.Entry{
 		{Key: templates.MetaListTitle, Value: sel.List.DisplayTitle()},
+		{Key: templates.MetaSubject, Value: subject},
 		{Key: templates.MetaDate, Value: longDate(sel.Date)},
 		{Key: templates.MetaPreheader, Value: pre},
 		{Key: templates.MetaPostal, Value: sel.List.PostalAddress},
@@ -142,7 +143,7 @@ func (c Composer) email(sel Selection, pre string) hermes.Email {
 	for _, b := range sel.Blocks {
 		rows = append(rows, row(templates.KindSection, b.Section.DisplayName(), "", "", "", ""))
 		for _, st := range b.Stories {
-			rows = append(rows, withStory(row(templates.KindStory, st.Section, st.Title, st.URL, Truncate(st.Teaser, TeaserLength), ""), st))
+			rows = append(rows, withStory(row(templates.KindStory, st.Section, st.Title, st.URL, Truncate(st.Teaser, TeaserLength), ""), st, sel.Images))
 		}
 	}
 	for _, st := range sel.More {
@@ -160,20 +161,25 @@ func (c Composer) email(sel Selection, pre string) hermes.Email {
 
 // Keys the theme reads beside the templates package's: the brand in the
 // dictionary (hermes.Product carries them too, as .Hermes.Product.Name
-// and .Link), and a lead story's picture and byline in its row. A key is
-// absent when its value is empty, so the theme tests for it with if.
+// and .Link), and a lead story's byline in its row (its picture is
+// templates.ColImage). A key is absent when its value is empty, so the
+// theme tests for it with if.
 const (
 	metaBrandName = "brand_name"
 	metaBrandLink = "brand_link"
-	colImage      = "image"
 	colByline     = "byline"
 )
 
-// withStory adds the lead story's optional picture (its alt text is the
-// title, already in the row) and byline.
-func withStory(r []hermes.Entry, st stories.Story) []hermes.Entry {
-	if st.Image != "" {
-		r = append(r, hermes.Entry{Key: colImage, Value: st.Image})
+// withStory adds the lead story's optional picture (sel.Images first,
+// then the stored one; its alt text is the title, already in the row)
+// and byline.
+func withStory(r []hermes.Entry, st stories.Story, images map[int64]Image) []hermes.Entry {
+	img := st.Image
+	if i, ok := images[st.ID]; ok && i.URL != "" {
+		img = i.URL
+	}
+	if img != "" {
+		r = append(r, hermes.Entry{Key: templates.ColImage, Value: img})
 	}
 	if st.Byline != "" {
 		r = append(r, hermes.Entry{Key: colByline, Value: st.Byline})
@@ -281,8 +287,13 @@ func shortDate(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format("2 January 2006")
 }
 
+// TextWidth is where the plain-text part wraps: RFC 5322's 78
+// characters, which every mail reader shows without wrapping it again.
+const TextWidth = 78
+
 // tidyText trims trailing spaces and runs of blank lines that html2text
-// leaves, so the text part reads cleanly.
+// leaves, and wraps long lines at TextWidth, so the text part reads
+// cleanly.
 func tidyText(s string) string {
 	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
 	out := make([]string, 0, len(lines))
@@ -297,7 +308,31 @@ func tidyText(s string) string {
 		} else {
 			blank = 0
 		}
-		out = append(out, l)
+		out = append(out, wrap(l, TextWidth)...)
 	}
 	return strings.TrimSpace(strings.Join(out, "\n")) + "\n"
+}
+
+// wrap breaks a line at spaces so that no piece is longer than width
+// characters, except a single word longer than that (a URL), which
+// stays whole on its own line: a broken URL no longer opens.
+func wrap(line string, width int) []string {
+	if utf8.RuneCountInString(line) <= width {
+		return []string{line}
+	}
+	var out []string
+	cur, n := "", 0
+	for _, w := range strings.Fields(line) {
+		wn := utf8.RuneCountInString(w)
+		switch {
+		case n == 0:
+			cur, n = w, wn
+		case n+1+wn <= width:
+			cur, n = cur+" "+w, n+1+wn
+		default:
+			out = append(out, cur)
+			cur, n = w, wn
+		}
+	}
+	return append(out, cur)
 }

@@ -22,7 +22,7 @@ func TestTemplateDataCarriesBrandAndStoryExtras(t *testing.T) {
 			{ID: 2, Section: "World", Title: "Plain", URL: "https://example.com/2"},
 		}}},
 	}
-	email := c.email(sel, "pre")
+	email := c.email(sel, "subject", "pre")
 	meta := map[string]string{}
 	for _, e := range email.Body.Dictionary {
 		meta[e.Key] = e.Value
@@ -43,10 +43,10 @@ func TestTemplateDataCarriesBrandAndStoryExtras(t *testing.T) {
 		}
 		rows[m[templates.ColTitle]] = m
 	}
-	if r := rows["With picture"]; r[colImage] != "https://cdn.example.com/1.jpg" || r[colByline] != "Ada Lovelace" {
+	if r := rows["With picture"]; r[templates.ColImage] != "https://cdn.example.com/1.jpg" || r[colByline] != "Ada Lovelace" {
 		t.Errorf("row with picture = %v", r)
 	}
-	if _, ok := rows["Plain"][colImage]; ok {
+	if _, ok := rows["Plain"][templates.ColImage]; ok {
 		t.Errorf("row without picture has an image key: %v", rows["Plain"])
 	}
 }

@@ -383,7 +383,7 @@ func TestComposeEscapesAndStructures(t *testing.T) {
 		t.Error("long teaser not truncated with an ellipsis")
 	}
 	// The text part carries the same stories and links.
-	for _, want := range []string{"Not ready to recognise Joe Biden", "https://news.example.com/putin?a=1&b=2", `Escaping <script>alert("x")</script>`, "https://news.example.com/phones", "Unsubscribe: [[digest:unsubscribe_url]]"} {
+	for _, want := range []string{"Not ready to recognise Joe Biden", "https://news.example.com/putin?a=1&b=2", `Escaping <script>alert("x")</script>`, "https://news.example.com/phones", "Unsubscribe:\n[[digest:unsubscribe_url]]"} {
 		if !strings.Contains(ed.Text, want) {
 			t.Errorf("text lacks %q", want)
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -52,6 +53,13 @@ func (e *Editions) BuildReport(ctx context.Context, c Composer, list subscribers
 		return ed, nil, err
 	}
 	if err := e.save(ctx, &ed); err != nil {
+		if store.IsUnique(err) {
+			// Another process stored the date's edition since the Get
+			// above (two sends started at the same instant): send that
+			// one, so both deliver the same edition.
+			stored, gerr := e.Get(ctx, list, date)
+			return stored, nil, gerr
+		}
 		return ed, nil, err
 	}
 	return ed, &sel, nil

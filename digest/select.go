@@ -12,13 +12,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom/digest/schedule"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
 )
 
-// DateLayout is the form of an edition's date (the list's local date).
-const DateLayout = "2006-01-02"
+// DateLayout is the form of an edition's date (the list's local date):
+// the schedule's, since a fire's local date names the edition it sends.
+const DateLayout = schedule.DateLayout
 
 // FirstWindow is how far back the first edition of a list looks.
 const FirstWindow = 24 * time.Hour
@@ -58,6 +60,18 @@ type Selection struct {
 	// with the reason; the section-full and More-full ones stay
 	// eligible for the next edition.
 	LeftOut []LeftOut
+	// Images are pictures of lead stories by story ID that override the
+	// stored one (stories.Story.Image, which Select fills in from an
+	// import's image field): a caller that has a better one (a feed, a
+	// test) sets them before Compose. The theme shows each above its
+	// story's headline, with the headline as its alt text.
+	Images map[int64]Image
+}
+
+// Image is a story's picture. The theme sizes it to the column (its
+// height follows from its proportions), so only its address is needed.
+type Image struct {
+	URL string
 }
 
 // Empty reports whether no section has a story.

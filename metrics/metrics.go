@@ -1,6 +1,10 @@
 // Package metrics defines the Prometheus metrics of the daemon (digest
 // serve), all named digest_*, on a registry of their own so that /metrics
 // shows exactly these plus the Go runtime and process collectors.
+//
+// It is a leaf: it takes plain counts and imports none of the engine, so
+// the subscriber-facing web package that serves /metrics does not link the
+// SMTP client (TestLeafImports keeps it so).
 package metrics
 
 import (
@@ -10,8 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/newsroom/digest/delivery"
 )
 
 // Metrics holds the daemon's collectors. The zero value is not usable;
@@ -97,12 +99,13 @@ func (m *Metrics) InitList(list string) {
 	m.MessagesFailed.WithLabelValues(list)
 }
 
-// Delivered adds one run's delivery summary for the list.
-func (m *Metrics) Delivered(list string, s delivery.Summary) {
-	m.MessagesSent.WithLabelValues(list).Add(float64(s.Sent))
-	m.MessagesDeferred.WithLabelValues(list).Add(float64(s.Deferred))
-	m.MessagesFailed.WithLabelValues(list).Add(float64(s.Failed))
-	m.SendDuration.WithLabelValues(list).Observe(s.Duration.Seconds())
+// Delivered adds one delivery run of the list: the messages it sent,
+// deferred and failed, and how long it took.
+func (m *Metrics) Delivered(list string, sent, deferred, failed int, took time.Duration) {
+	m.MessagesSent.WithLabelValues(list).Add(float64(sent))
+	m.MessagesDeferred.WithLabelValues(list).Add(float64(deferred))
+	m.MessagesFailed.WithLabelValues(list).Add(float64(failed))
+	m.SendDuration.WithLabelValues(list).Observe(took.Seconds())
 }
 
 // Succeeded records a run of the list that ended without error at t.

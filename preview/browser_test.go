@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/newsroom/digest/preview"
@@ -106,10 +108,13 @@ func TestBrowserPreview(t *testing.T) {
 	ed := e.load("daily", preview.NextDate)
 	v := e.render(ed, "")
 	dir := t.TempDir()
-	// DIGEST_SCREENSHOTS=DIR keeps the screenshots for a person to look at.
+	// DIGEST_SCREENSHOTS=DIR keeps the screenshots for a person to look
+	// at (CI keeps them in artifacts/screenshots).
+	shots := []string{"preview-page.png"}
 	defer func() {
 		if keep := os.Getenv("DIGEST_SCREENSHOTS"); keep != "" {
-			for _, name := range []string{"email-375.png", "email-1200.png", "preview-page.png"} {
+			os.MkdirAll(keep, 0o755)
+			for _, name := range shots {
 				if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
 					os.WriteFile(filepath.Join(keep, name), b, 0o644)
 				}
@@ -117,28 +122,56 @@ func TestBrowserPreview(t *testing.T) {
 		}
 	}()
 
-	// Screenshots of the email at phone and desktop widths.
-	for _, width := range []int64{375, 1200} {
-		err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 900), chromedp.Navigate(srv.URL+"/lists/daily/next/html"))
-		if err != nil {
-			t.Fatalf("load at %d px: %v", width, err)
-		}
-		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot at %d px: %v", width, err)
-		}
-		path := filepath.Join(dir, fmt.Sprintf("email-%d.png", width))
-		if err := os.WriteFile(path, shot, 0o644); err != nil {
+	// Screenshots of the email at phone and desktop widths, light and
+	// dark; in each, no text may be invisible on its background.
+	for _, scheme := range []string{"light", "dark"} {
+		if err := chromedp.Do(ctx, colorScheme(scheme)); err != nil {
 			t.Fatal(err)
 		}
-		img, err := png.Decode(bytes.NewReader(shot))
-		if err != nil {
-			t.Fatalf("%s is not a PNG: %v", path, err)
+		for _, width := range []int64{375, 1200} {
+			err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 900), chromedp.Navigate(srv.URL+"/lists/daily/next/html"))
+			if err != nil {
+				t.Fatalf("load at %d px: %v", width, err)
+			}
+			shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("screenshot at %d px: %v", width, err)
+			}
+			name := fmt.Sprintf("email-%s-%d.png", scheme, width)
+			shots = append(shots, name)
+			path := filepath.Join(dir, name)
+			if err := os.WriteFile(path, shot, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			img, err := png.Decode(bytes.NewReader(shot))
+			if err != nil {
+				t.Fatalf("%s is not a PNG: %v", path, err)
+			}
+			if b := img.Bounds(); int64(b.Dx()) != width || b.Dy() < 600 {
+				t.Errorf("%s is %dx%d, want %d px wide and a full page high", path, b.Dx(), b.Dy(), width)
+			}
+			t.Logf("screenshot %s (%d bytes)", path, len(shot))
+			texts, err := chromedp.Run(ctx, chromedp.Evaluate[[]shownText](inspectColours))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(texts) < 10 {
+				t.Fatalf("%s: only %d runs of text found", name, len(texts))
+			}
+			dark := false
+			for _, tx := range texts {
+				if tx.FG == tx.BG || tx.Ratio < 3 {
+					t.Errorf("%s: text %q is invisible: %s on %s (%.2f:1)", name, tx.Text, tx.FG, tx.BG, tx.Ratio)
+				}
+				dark = dark || tx.BGLum < 0.05
+			}
+			if dark != (scheme == "dark") {
+				t.Errorf("%s: the page's backgrounds are not %s", name, scheme)
+			}
 		}
-		if b := img.Bounds(); int64(b.Dx()) != width || b.Dy() < 600 {
-			t.Errorf("%s is %dx%d, want %d px wide and a full page high", path, b.Dx(), b.Dy(), width)
-		}
-		t.Logf("screenshot %s (%d bytes)", path, len(shot))
+	}
+	if err := chromedp.Do(ctx, colorScheme("light")); err != nil {
+		t.Fatal(err)
 	}
 	// The preview page: both iframes, every headline and READ MORE link
 	// visible and inside the width, nothing scrolling sideways.
@@ -205,7 +238,7 @@ func TestBrowserPreview(t *testing.T) {
 		t.Errorf("text view differs from the plain-text part:\n%s\n---\n%s", text, v.Text)
 	}
 	for _, it := range ed.Items {
-		if !strings.Contains(text, it.Title) {
+		if !strings.Contains(strings.Join(strings.Fields(text), " "), it.Title) {
 			t.Errorf("text view lacks %q", it.Title)
 		}
 	}
@@ -223,6 +256,47 @@ func TestBrowserPreview(t *testing.T) {
 		t.Errorf("rtl list: direction %q, scroll width %d in %d", rep.Direction, rep.ScrollWidth, rep.InnerWidth)
 	}
 }
+
+// colorScheme makes the page's prefers-color-scheme light or dark, as
+// Apple Mail and Outlook's apps report the reader's setting.
+func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+		})
+		return err
+	})
+}
+
+// shownText is a run of visible text with its computed colour and the
+// colour of the first opaque background behind it.
+type shownText struct {
+	Text  string  `json:"text"`
+	FG    string  `json:"fg"`
+	BG    string  `json:"bg"`
+	Ratio float64 `json:"ratio"`
+	BGLum float64 `json:"bgLum"`
+}
+
+// inspectColours walks every visible text node of the page and reports
+// its colour, its background and their WCAG contrast ratio.
+const inspectColours = `(() => {
+  const rgb = s => (s.match(/[\d.]+/g) || []).map(Number);
+  const lum = c => { const [r, g, b] = c.slice(0, 3).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const bgOf = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0)) return getComputedStyle(el).backgroundColor; } return 'rgb(255, 255, 255)'; };
+  const out = [];
+  const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n; (n = w.nextNode());) {
+    const el = n.parentElement, text = n.textContent.replace(/[\s\u034f\u200c]+/g, ' ').trim();
+    if (!text || !el.checkVisibility({opacityProperty: true, visibilityProperty: true})) continue;
+    const fg = getComputedStyle(el).color, bg = bgOf(el);
+    const a = lum(rgb(fg)), b = lum(rgb(bg));
+    out.push({text: text.slice(0, 40), fg, bg, ratio: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05), bgLum: b});
+  }
+  return out;
+})()`
 
 // norm makes line ends comparable: the message carries CRLF, the
 // browser's innerText LF.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/fitness"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -37,6 +38,9 @@ type Server struct {
 	Source *Source
 	// Logf, when set, receives one line per failed request.
 	Logf func(format string, args ...any)
+	// Mailpit, when set, measures each edition shown with Mailpit's
+	// HTML check; without it the page says how to turn it on.
+	Mailpit *fitness.Mailpit
 }
 
 // Handler routes the preview's pages:
@@ -180,6 +184,8 @@ func (s *Server) edition(w http.ResponseWriter, r *http.Request) {
 		"MessageSize": FormatBytes(len(v.Message)),
 		"HTMLSize":    FormatBytes(v.HTMLPartBytes),
 		"ClipShare":   fmt.Sprintf("%.0f", 100*float64(v.HTMLPartBytes)/GmailClipBytes),
+		"Fitness":     s.fitnessOf(r.Context(), v),
+		"Targets":     fmt.Sprintf("at least %.0f %% supported, at most %.1f %% unsupported", fitness.MinSupported, fitness.MaxUnsupported),
 	})
 }
 

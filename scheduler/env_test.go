@@ -157,7 +157,7 @@ func (e *env) scheduler(configure func(*Scheduler)) *Scheduler {
 			return delivery.Summary{}, err
 		}
 		defer t.Close()
-		return (&delivery.Sender{DB: db, Subs: subs, Transport: t, BaseURL: "https://news.example.com", Now: e.now}).Send(ctx, ed, list)
+		return (&delivery.Sender{DB: db, Transport: t, BaseURL: "https://news.example.com", Now: e.now}).Send(ctx, ed, list)
 	}
 	if configure != nil {
 		configure(s)

@@ -40,7 +40,9 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/lease"
 	"github.com/newsroom/digest/metrics"
+	"github.com/newsroom/digest/schedule"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
 )
@@ -52,6 +54,10 @@ const (
 	DefaultLeaseTTL   = 30 * time.Second
 	DefaultRetryAfter = 5 * time.Minute
 )
+
+// leaseName is the one lease all serve processes on a database compete
+// for: its holder fires the schedules.
+const leaseName = "scheduler"
 
 // onTime is how late a fire may run and still count as on time, so that
 // a grace period of 0 (no catch-up) does not skip the fires themselves.
@@ -96,7 +102,7 @@ type Scheduler struct {
 	mu           sync.Mutex
 	jobs         map[int64]*listJob
 	cron         *cron.Cron
-	lease        *lease
+	lease        *lease.Lease
 	runs         runs
 	leader       bool
 	leaderCtx    context.Context
@@ -156,7 +162,9 @@ func (s *Scheduler) Leader() bool {
 func (s *Scheduler) Run(ctx context.Context) error {
 	s.setDefaults()
 	s.jobs = map[int64]*listJob{}
-	s.lease = &lease{db: s.DB, holder: s.Holder, ttl: s.LeaseTTL}
+	host, _ := os.Hostname()
+	s.lease = &lease.Lease{DB: s.DB, Name: leaseName, Holder: s.Holder, Token: s.Holder,
+		PID: os.Getpid(), Host: host, TTL: s.LeaseTTL, Now: s.now}
 	s.runs = runs{s.DB}
 	s.cron = cron.New(cron.WithLogger(cronLogger{l: s.Logger.With("component", "cron")}))
 	if err := s.reload(ctx); err != nil {
@@ -208,7 +216,7 @@ func (s *Scheduler) shutdown() {
 	if wasLeader {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := s.lease.release(ctx); err != nil {
+		if err := s.lease.Release(ctx); err != nil {
 			s.Logger.Warn("could not release the lease; a standby takes over when it expires", "err", err)
 		}
 		s.setLeaderMetric(false)
@@ -247,7 +255,7 @@ func (s *Scheduler) leaseStep(ctx context.Context) {
 		return
 	}
 	now := s.now()
-	ok, expires, err := s.lease.acquire(ctx, now)
+	ok, expires, err := s.lease.Acquire(ctx)
 	if ctx.Err() != nil {
 		return
 	}
@@ -273,7 +281,8 @@ func (s *Scheduler) leaseStep(ctx context.Context) {
 		if s.leader {
 			s.loseLocked("another process holds the lease")
 		}
-		if holder, err := s.lease.holderNow(ctx, now); err == nil && holder != s.lastHolder {
+		if cur, _, err := s.lease.Current(ctx); err == nil && cur.Holder != s.lastHolder {
+			holder := cur.Holder
 			s.lastHolder = holder
 			s.Logger.Info("standby: another digest serve process holds the sending lease; this one only serves HTTP until it takes over", "holder", holder)
 		}
@@ -337,7 +346,7 @@ func (s *Scheduler) reload(ctx context.Context) error {
 			s.cron.Remove(j.entry)
 			j.scheduled = false
 		}
-		sched, err := ParseSchedule(l.Schedule, l.TimeZone, s.WithSeconds)
+		sched, err := s.parse(l)
 		if err != nil {
 			j.valid = false
 			s.Logger.Error("list not scheduled: "+err.Error()+"; fix it with digest lists update "+l.Name+" --schedule/--tz; the other lists still run",
@@ -354,7 +363,7 @@ func (s *Scheduler) reload(ctx context.Context) error {
 			msg = "list rescheduled"
 		}
 		s.Logger.Info(msg, "list", l.Name, "schedule", l.Schedule, "tz", sched.Location().String(),
-			"next", sched.Next(s.now()).In(sched.Location()).Format(time.RFC3339))
+			"next", sched.NextEdition(s.now()).In(sched.Location()).Format(time.RFC3339))
 	}
 	for id, j := range s.jobs {
 		if !seen[id] {
@@ -366,6 +375,15 @@ func (s *Scheduler) reload(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// parse reads a list's schedule as lists show does (List.NextRun), with
+// a seconds field in tests.
+func (s *Scheduler) parse(l subscribers.List) (schedule.Schedule, error) {
+	if s.WithSeconds {
+		return schedule.ParseWithSeconds(l.Schedule, l.TimeZone)
+	}
+	return schedule.Parse(l.Schedule, l.TimeZone)
 }
 
 // Check starts, for every valid list that is not running, the run its
@@ -419,12 +437,12 @@ type decision struct {
 }
 
 // decide says what the list's latest fire at or before now calls for.
-func (s *Scheduler) decide(ctx context.Context, listID int64, sched Schedule, now time.Time) (decision, error) {
+func (s *Scheduler) decide(ctx context.Context, listID int64, sched schedule.Schedule, now time.Time) (decision, error) {
 	fire := sched.Latest(now, s.Grace+26*time.Hour)
 	if fire.IsZero() {
 		return decision{}, nil
 	}
-	d := decision{fire: fire, date: fire.In(sched.Location()).Format(digest.DateLayout)}
+	d := decision{fire: fire, date: sched.Date(fire)}
 	r, found, err := s.runs.get(ctx, listID, d.date)
 	if err != nil {
 		return d, err
@@ -460,11 +478,11 @@ type listJob struct {
 	name, expr, zone string
 	loaded, valid    bool
 	scheduled        bool
-	sched            Schedule
+	sched            schedule.Schedule
 	entry            cron.EntryID
 }
 
-func (j *listJob) schedule() (Schedule, string) {
+func (j *listJob) schedule() (schedule.Schedule, string) {
 	j.s.mu.Lock()
 	defer j.s.mu.Unlock()
 	return j.sched, j.name
@@ -506,7 +524,7 @@ func (s *Scheduler) runList(j *listJob) {
 	now := s.now()
 	// The lease may have changed hands since the last renewal: confirm
 	// it in the database before deciding anything.
-	ok, expires, err := s.lease.acquire(ctx, now)
+	ok, expires, err := s.lease.Acquire(ctx)
 	if err != nil || !ok {
 		if ctx.Err() == nil {
 			log.Warn("fire not taken: the sending lease could not be confirmed", "err", err)
@@ -605,20 +623,14 @@ func (s *Scheduler) execute(ctx context.Context, log *slog.Logger, list subscrib
 		}
 		log.Info("edition built", "edition", ed.ID, "stories", len(ed.StoryIDs), "subject", ed.Subject)
 	}
-	started := time.Now()
-	sum, err := s.Deliver(ctx, ed, list)
-	if sum.Duration <= 0 {
-		// The Foundation's Send sets Duration in a defer after its
-		// unnamed result is copied, so it reports 0: time it here.
-		sum.Duration = time.Since(started)
-	}
+	sum, err := s.Deliver(ctx, ed, list) // Send reports its own Duration
 	if err == nil && ctx.Err() != nil {
 		// Stopped at the end or just after: call it interrupted, so the
 		// next start makes sure; a resume sends nobody twice.
 		err = ctx.Err()
 	}
 	if s.Metrics != nil {
-		s.Metrics.Delivered(list.Name, sum)
+		s.Metrics.Delivered(list.Name, sum.Sent, sum.Deferred, sum.Failed, sum.Duration)
 	}
 	attrs := []any{"edition", ed.ID, "sent", sum.Sent, "already", sum.Already, "deferred", sum.Deferred,
 		"failed", sum.Failed, "duration", sum.Duration.Round(time.Millisecond).String()}

@@ -14,6 +14,7 @@ import (
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/internal/smtptest"
+	"github.com/newsroom/digest/schedule"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -265,7 +266,7 @@ func TestInvalidScheduleOrZoneIsReportedAndSkipped(t *testing.T) {
 
 func TestAutumnRepeatedHourSendsOnce(t *testing.T) {
 	ny, _ := time.LoadLocation("America/New_York")
-	sched, err := ParseSchedule("30 1 * * *", "America/New_York", false)
+	sched, err := schedule.Parse("30 1 * * *", "America/New_York")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,30 +361,6 @@ func TestOverlappingFireIsSkipped(t *testing.T) {
 	e.assertOncePerRecipient(2)
 }
 
-func TestLeaseIsExclusiveAndExpires(t *testing.T) {
-	e, _ := newEnv(t, time.Time{}, nil)
-	now := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
-	a := &lease{db: e.open(), holder: "a", ttl: 30 * time.Second}
-	b := &lease{db: e.open(), holder: "b", ttl: 30 * time.Second}
-	step := func(l *lease, at time.Time, want bool) {
-		t.Helper()
-		got, _, err := l.acquire(e.ctx, at)
-		if err != nil || got != want {
-			t.Fatalf("%s at %s: got %v (%v), want %v", l.holder, at.Format("15:04:05"), got, err, want)
-		}
-	}
-	step(a, now, true)
-	step(b, now.Add(time.Second), false)
-	step(a, now.Add(20*time.Second), true) // renewal moves the expiry
-	step(b, now.Add(40*time.Second), false)
-	step(b, now.Add(51*time.Second), true) // a failed to renew
-	step(a, now.Add(52*time.Second), false)
-	if err := b.release(e.ctx); err != nil {
-		t.Fatal(err)
-	}
-	step(a, now.Add(53*time.Second), true)
-}
-
 // A sender that finds its lease taken stops delivering between messages;
 // when it holds the lease again, catch-up resumes without repeats.
 func TestLosingTheLeaseStopsDelivery(t *testing.T) {
@@ -452,7 +429,7 @@ func TestDeferredRecipientsAreRetriedWithinGrace(t *testing.T) {
 		}
 		defer tr.Close()
 		// As digest serve does: retry the edition's deferred deliveries.
-		return (&delivery.Sender{DB: s.DB, Subs: s.Subs, Transport: tr, BaseURL: "https://news.example.com", Now: e.now,
+		return (&delivery.Sender{DB: s.DB, Transport: tr, BaseURL: "https://news.example.com", Now: e.now,
 			RetryDeferred: true, MaxAttempts: 2, RetryBase: time.Millisecond, RetryMax: time.Millisecond}).Send(ctx, ed, l)
 	}
 	stop := e.start(s)

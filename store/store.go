@@ -48,15 +48,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
-	q := url.Values{}
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "busy_timeout("+strconv.Itoa(int(BusyTimeout/time.Millisecond))+")")
-	// Immediate transactions take the write lock at BEGIN, so two writers
-	// queue on the busy timeout instead of failing on lock upgrade.
-	q.Set("_txlock", "immediate")
-	sqldb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	dsn, err := dataSourceName(path)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	sqldb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -69,6 +65,32 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// dataSourceName builds the driver's DSN for a file path: a SQLite URI
+// (file:///abs/path?params) with the path made absolute and
+// percent-encoded. Gluing the raw path after "file:" breaks on the
+// characters a URI gives meaning to: "x#y.db" opened a file named x, "a?b"
+// lost everything after the ?, and a literal %41 was decoded to A. SQLite
+// decodes the escapes, so the file created has exactly the given name.
+func dataSourceName(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	q := url.Values{}
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "busy_timeout("+strconv.Itoa(int(BusyTimeout/time.Millisecond))+")")
+	// Immediate transactions take the write lock at BEGIN, so two writers
+	// queue on the busy timeout instead of failing on lock upgrade.
+	q.Set("_txlock", "immediate")
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
+	if !strings.HasPrefix(u.Path, "/") { // a Windows drive path: file:///C:/...
+		u.Path = "/" + u.Path
+	}
+	return u.String(), nil
 }
 
 func isNotADB(err error) bool {

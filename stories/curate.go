@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/newsroom/digest/internal/suggest"
 )
 
 // Bits of stories.edited: the fields an editor changed, which an import
@@ -143,9 +145,26 @@ func (s *Store) Section(ctx context.Context, name string) (Section, error) {
 	err := s.DB.QueryRowContext(ctx, `SELECT id, name, title, display_order, max_stories FROM sections WHERE name = ?`,
 		strings.TrimSpace(name)).Scan(&sec.ID, &sec.Name, &sec.Title, &sec.Order, &sec.MaxStories)
 	if errors.Is(err, sql.ErrNoRows) {
-		return sec, fmt.Errorf("%w %q: pick one from digest sections list", ErrUnknownSection, name)
+		return sec, fmt.Errorf("%w %q%s: pick one from digest sections list", ErrUnknownSection, name, s.nearestSection(ctx, name))
 	}
 	return sec, err
+}
+
+// nearestSection is " (did you mean "x"?)" for the section name closest
+// to a mistyped one, or "" when none is close.
+func (s *Store) nearestSection(ctx context.Context, name string) string {
+	secs, err := s.Sections(ctx)
+	if err != nil {
+		return ""
+	}
+	names := make([]string, len(secs))
+	for i, sec := range secs {
+		names[i] = sec.Name
+	}
+	if near := suggest.Nearest(strings.TrimSpace(name), names); near != "" {
+		return fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	return ""
 }
 
 // SectionCounts returns how many stories each section holds, by section

@@ -25,6 +25,27 @@ var knownFields = map[string]bool{
 	"published_at": true, "score": true, "image": true, "byline": true,
 }
 
+// knownFieldList names the import format's fields, for messages.
+func knownFieldList() string {
+	names := make([]string, 0, len(knownFields))
+	for k := range knownFields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// firstKey is the smallest key of m, for a stable message.
+func firstKey(m map[string]int) string {
+	first := ""
+	for k := range m {
+		if first == "" || k < first {
+			first = k
+		}
+	}
+	return first
+}
+
 // ImportOptions choose how an import treats bad lines.
 type ImportOptions struct {
 	// SkipBad imports the good stories and reports the bad ones in

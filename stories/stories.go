@@ -198,7 +198,8 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, st *Story) error {
 			title = CASE WHEN stories.edited & 1 <> 0 THEN stories.title ELSE excluded.title END,
 			teaser = CASE WHEN stories.edited & 2 <> 0 THEN stories.teaser ELSE excluded.teaser END,
 			score = CASE WHEN stories.edited & 8 <> 0 THEN stories.score ELSE excluded.score END,
-			image = excluded.image, byline = excluded.byline,
+			image = CASE WHEN excluded.image <> '' THEN excluded.image ELSE stories.image END,
+			byline = CASE WHEN excluded.byline <> '' THEN excluded.byline ELSE stories.byline END,
 			published_at = excluded.published_at, updated_at = excluded.updated_at
 		RETURNING id, pinned, hidden, title, teaser, score, (SELECT name FROM sections WHERE id = stories.section_id)`,
 		sec.ID, st.Title, st.URL, st.Teaser, st.PublishedAt.Unix(), st.Score, st.Image, st.Byline, now, now,

@@ -60,9 +60,29 @@ func NormalizeAddress(raw string) (string, error) {
 	return local + "@" + strings.ToLower(unicodeDomain), nil
 }
 
+// MaxNameLength caps a subscriber's display name, in characters: longer
+// names are cut (on a character boundary) where they enter, and again
+// when a message is built, so every header stays well within RFC 5322's
+// line limit.
+const MaxNameLength = 256
+
 // CleanName makes a display name safe for storage and headers: control
-// characters, CR and LF become single spaces and the ends are trimmed.
-func CleanName(name string) string { return oneline.String(name) }
+// characters, CR and LF become single spaces, the ends are trimmed, and
+// the name is cut to MaxNameLength characters.
+func CleanName(name string) string {
+	name = oneline.String(name)
+	if utf8.RuneCountInString(name) <= MaxNameLength {
+		return name
+	}
+	n := 0
+	for i := range name {
+		if n == MaxNameLength {
+			return strings.TrimSpace(name[:i])
+		}
+		n++
+	}
+	return name
+}
 
 // clip shortens s for an error message, cutting at a character boundary.
 func clip(s string) string {

@@ -2,6 +2,8 @@ package subscribers
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/newsroom/digest/store"
@@ -21,10 +23,14 @@ const DefaultBounceLimit = 3
 func RecordPermanentFailure(ctx context.Context, q store.Querier, subscriberID int64, limit, code int, reply string, now int64) (bounced bool, err error) {
 	var failures int
 	err = q.QueryRowContext(ctx, `
-		INSERT INTO subscriber_bounces (subscriber_id, failures, last_code, last_reply, updated_at) VALUES (?, 1, ?, ?, ?)
+		INSERT INTO subscriber_bounces (subscriber_id, failures, last_code, last_reply, updated_at)
+		SELECT ?1, 1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM subscribers WHERE id = ?1)
 		ON CONFLICT (subscriber_id) DO UPDATE SET failures = failures + 1,
 			last_code = excluded.last_code, last_reply = excluded.last_reply, updated_at = excluded.updated_at
 		RETURNING failures`, subscriberID, code, reply, now).Scan(&failures)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil // erased meanwhile: nobody left to count
+	}
 	if err != nil {
 		return false, fmt.Errorf("count bounce: %w", err)
 	}

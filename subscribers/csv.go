@@ -13,6 +13,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/newsroom/digest/store"
 )
 
 // CSV columns with a meaning of their own; every other column is kept as
@@ -412,6 +414,12 @@ func (s *Store) Import(ctx context.Context, in io.Reader, opt ImportOptions) (Im
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = -2000`)
 	im := &importer{conn: conn, list: list, opt: opt, report: report, seen: map[uint64]int{}, now: s.now().Unix(), seed: maphash.MakeSeed()}
+	if opt.DryRun {
+		if err := im.startDry(ctx); err != nil {
+			return total, fmt.Errorf("import: %w", err)
+		}
+		defer im.endDry(context.WithoutCancel(ctx))
+	}
 	for {
 		batch, done, err := im.batch(ctx, src)
 		if err != nil {
@@ -452,13 +460,17 @@ type parsedRow struct {
 }
 
 // batch imports rows in one transaction until BatchSize rows are done
-// (or, in a dry run, the whole file, rolled back at the end).
+// (or, in a dry run, the whole file, with no transaction at all).
 func (im *importer) batch(ctx context.Context, src *csvSource) (sum ImportSummary, done bool, err error) {
-	tx, err := im.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return sum, false, fmt.Errorf("import: %w", err)
+	var q store.Querier = im.conn
+	var tx *sql.Tx
+	if !im.opt.DryRun {
+		if tx, err = im.conn.BeginTx(ctx, nil); err != nil {
+			return sum, false, fmt.Errorf("import: %w", err)
+		}
+		defer tx.Rollback()
+		q = tx
 	}
-	defer tx.Rollback()
 	n := 0
 	for im.opt.DryRun || n < im.opt.BatchSize {
 		if err := ctx.Err(); err != nil {
@@ -480,16 +492,16 @@ func (im *importer) batch(ctx context.Context, src *csvSource) (sum ImportSummar
 		}
 		im.chunk = append(im.chunk, parsedRow{row: r, reject: reason})
 		if len(im.chunk) == chunkSize {
-			if err := im.flush(ctx, tx, &sum); err != nil {
+			if err := im.flush(ctx, q, &sum); err != nil {
 				return sum, false, err
 			}
 		}
 	}
-	if err := im.flush(ctx, tx, &sum); err != nil {
+	if err := im.flush(ctx, q, &sum); err != nil {
 		return sum, false, err
 	}
 	if im.opt.DryRun {
-		return sum, true, nil // the deferred rollback writes nothing
+		return sum, true, nil
 	}
 	if err := tx.Commit(); err != nil {
 		return ImportSummary{}, false, fmt.Errorf("import: commit: %w", err)
@@ -511,7 +523,7 @@ type member struct {
 
 // flush applies the chunk's rows in order: one lookup for all their
 // addresses, the decisions in memory, then multi-row writes.
-func (im *importer) flush(ctx context.Context, tx *sql.Tx, sum *ImportSummary) error {
+func (im *importer) flush(ctx context.Context, tx store.Querier, sum *ImportSummary) error {
 	if len(im.chunk) == 0 {
 		return nil
 	}
@@ -586,7 +598,7 @@ func (im *importer) flush(ctx context.Context, tx *sql.Tx, sum *ImportSummary) e
 
 // lookup reads what the store holds for the chunk's addresses, keyed by
 // folded address.
-func (im *importer) lookup(ctx context.Context, tx *sql.Tx) (map[string]*member, error) {
+func (im *importer) lookup(ctx context.Context, tx store.Querier) (map[string]*member, error) {
 	members := make(map[string]*member, len(im.chunk))
 	args := []any{im.list.ID}
 	for _, r := range im.chunk {
@@ -611,13 +623,82 @@ func (im *importer) lookup(ctx context.Context, tx *sql.Tx) (map[string]*member,
 		}
 		members[foldKey(m.email)] = m
 	}
-	return members, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if im.opt.DryRun {
+		return members, im.lookupDry(ctx, tx, members, args[1:])
+	}
+	return members, nil
+}
+
+// A dry run must not take the database's write lock: it would hold it
+// for the whole file and starve every writer (a send's ledger, an
+// unsubscribe click). So it writes nothing to the store. What a real
+// import would have written for earlier rows of the file goes to a table
+// in the connection's own temporary database instead (which locks
+// nothing in the main file and lives on disk, not in memory), and each
+// lookup reads it over the store's rows: the counts come out as a real
+// import's.
+
+// dryTable is the dry run's overlay, private to the import's connection.
+const dryTable = "temp.dry_run_members"
+
+func (im *importer) startDry(ctx context.Context) error {
+	if _, err := im.conn.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS dry_run_members (
+		email TEXT PRIMARY KEY COLLATE NOCASE, name TEXT NOT NULL, attributes TEXT NOT NULL, status TEXT NOT NULL)`); err != nil {
+		return err
+	}
+	_, err := im.conn.ExecContext(ctx, `DELETE FROM `+dryTable)
+	return err
+}
+
+func (im *importer) endDry(ctx context.Context) {
+	im.conn.ExecContext(ctx, `DROP TABLE IF EXISTS `+dryTable)
+}
+
+// lookupDry lays what the dry run has "written" over the store's rows.
+func (im *importer) lookupDry(ctx context.Context, q store.Querier, members map[string]*member, emails []any) error {
+	rows, err := q.QueryContext(ctx, `SELECT email, name, attributes, status FROM `+dryTable+`
+		WHERE email IN (?`+strings.Repeat(", ?", len(emails)-1)+`)`, emails...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		m := &member{}
+		if err := rows.Scan(&m.email, &m.name, &m.attrs, &m.status); err != nil {
+			return err
+		}
+		if old := members[foldKey(m.email)]; old != nil {
+			m.id, m.email = old.id, old.email
+		}
+		members[foldKey(m.email)] = m
+	}
+	return rows.Err()
+}
+
+// writeDry records in the overlay what write would store.
+func (im *importer) writeDry(ctx context.Context, q store.Querier, order []*member) error {
+	if len(order) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 4*len(order))
+	for _, m := range order {
+		args = append(args, m.email, m.name, m.attrs, m.status)
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO `+dryTable+` (email, name, attributes, status) VALUES `+placeholders(len(order), 4)+`
+		ON CONFLICT (email) DO UPDATE SET name = excluded.name, attributes = excluded.attributes, status = excluded.status`, args...)
+	return err
 }
 
 // write stores the chunk's new subscribers (one multi-row insert), their
 // changed names and attributes, and the memberships to set (one
 // multi-row upsert).
-func (im *importer) write(ctx context.Context, tx *sql.Tx, order []*member) error {
+func (im *importer) write(ctx context.Context, tx store.Querier, order []*member) error {
+	if im.opt.DryRun {
+		return im.writeDry(ctx, tx, order)
+	}
 	var ins []any
 	byKey := map[string]*member{}
 	for _, m := range order {

@@ -429,3 +429,55 @@ func TestImportGivesEveryoneTheirOwnRandomToken(t *testing.T) {
 		seen[sub.Token] = true
 	}
 }
+
+// A dry run holds no write lock: while it runs (here: in the middle of
+// the file, when it reports a rejected row), another connection writes at
+// once, and the counts still match a real import's.
+func TestImportDryRunLetsWritersThrough(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	var body strings.Builder
+	body.WriteString("email,name\n")
+	for i := range 600 {
+		if i == 400 {
+			body.WriteString("not-an-address,\n")
+		}
+		fmt.Fprintf(&body, "user%d@example.com,User %d\n", i%500, i)
+	}
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A short busy timeout: were the dry run holding the lock, the write
+	// would fail after 100 ms instead of waiting 10 s.
+	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 100`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(ctx, `PRAGMA busy_timeout = 10000`)
+	var writeErr error
+	wrote := false
+	opt := subscribers.ImportOptions{DryRun: true, Report: func(r subscribers.RowReport) {
+		if r.Kind == subscribers.RowRejected {
+			wrote = true
+			_, writeErr = conn.ExecContext(ctx, `UPDATE lists SET updated_at = updated_at + 1 WHERE name = 'daily'`)
+		}
+	}}
+	dry, err := s.Import(ctx, strings.NewReader(body.String()), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !wrote || writeErr != nil {
+		t.Fatalf("a write during the dry run (tried %v): %v", wrote, writeErr)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM subscribers`); n != 0 {
+		t.Fatalf("the dry run stored %d subscribers", n)
+	}
+	real, _, err := importString(t, s, body.String(), subscribers.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts(dry) != counts(real) || counts(real) != "added 500, updated 100, unchanged 0, skipped 0, rejected 1, duplicates 100" {
+		t.Fatalf("dry run %s, real %s", counts(dry), counts(real))
+	}
+}

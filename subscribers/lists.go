@@ -10,10 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
+	"golang.org/x/text/language"
 
 	"github.com/newsroom/digest/internal/oneline"
-	"golang.org/x/text/language"
+
+	"github.com/newsroom/digest/schedule"
 )
 
 // Defaults a new list gets when its settings leave them out; they match
@@ -80,9 +81,8 @@ func DirectionOf(lang string) string {
 
 // NormalizeList checks every setting of l and puts it in its stored form:
 // the sender parsed by net/mail with the address normalised, one-line
-// texts, sections trimmed and de-duplicated, the schedule checked by
-// robfig/cron's standard five-field parser, the time zone by
-// time.LoadLocation and the language as a canonical BCP 47 tag. Empty
+// texts, sections trimmed and de-duplicated, the schedule and the time
+// zone checked by package schedule as the daemon reads them, the language as a canonical BCP 47 tag. Empty
 // settings get the defaults. The first problem found is returned.
 func NormalizeList(l *List) error {
 	l.Name = strings.TrimSpace(l.Name)
@@ -187,49 +187,43 @@ func quotePhrase(name string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name) + `"`
 }
 
-// NormalizeSchedule checks a five-field cron expression (minute, hour,
-// day of month, month, day of week) with robfig/cron's standard parser,
-// which also takes descriptors such as @daily. The time zone is the
-// list's own setting, so a TZ= prefix is refused.
+// NormalizeSchedule checks a list's schedule with schedule.Normalize, the
+// same parser the daemon runs it with: a five-field cron expression
+// (minute, hour, day of month, month, day of week) or a descriptor such
+// as @daily. Intervals (@every) are refused, and so is a TZ= prefix: the
+// time zone is the list's own setting. Empty is DefaultSchedule.
 func NormalizeSchedule(spec string) (string, error) {
-	spec = strings.Join(strings.Fields(spec), " ")
-	if spec == "" {
+	if strings.TrimSpace(spec) == "" {
 		return DefaultSchedule, nil
 	}
-	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
-		return "", fmt.Errorf("schedule %q: give the time zone with --tz, not in the schedule", clip(spec))
-	}
-	if _, err := cron.ParseStandard(spec); err != nil {
-		return "", fmt.Errorf("schedule %q is not a five-field cron expression like \"0 6 * * *\" (minute hour day-of-month month day-of-week): %v", clip(spec), err)
-	}
-	return spec, nil
+	return schedule.Normalize(spec)
 }
 
-// NormalizeTimeZone checks an IANA time zone name with time.LoadLocation.
-// "Local" is refused: it would mean whatever machine runs the daemon.
+// NormalizeTimeZone checks an IANA time zone name with schedule.LoadZone,
+// as the daemon reads it. "Local" is refused: it would mean whatever
+// machine runs the daemon.
 func NormalizeTimeZone(tz string) (string, error) {
 	tz = strings.TrimSpace(tz)
 	if tz == "" {
 		return DefaultTimeZone, nil
 	}
-	if tz == "Local" {
-		return "", errors.New(`time zone "Local" depends on the machine: give an IANA name like Europe/Paris or UTC`)
-	}
-	if _, err := time.LoadLocation(tz); err != nil {
-		return "", fmt.Errorf("time zone %q is not an IANA name like Europe/Paris, America/New_York or UTC", clip(tz))
+	if _, err := schedule.LoadZone(tz); err != nil {
+		return "", err
 	}
 	return tz, nil
 }
 
-// NextRun is when the list's schedule next fires after t, in the list's
-// time zone; ok is false when the schedule does not parse.
+// NextRun is when the list's next edition goes out after t, as the daemon
+// sends it (schedule.Schedule.NextEdition: the first fire of a local date,
+// the spring-forward gap included), in the list's time zone; ok is false
+// when the schedule or zone does not parse, or it never fires.
 func (l List) NextRun(t time.Time) (time.Time, bool) {
-	sched, err := cron.ParseStandard(l.Schedule)
+	sched, err := schedule.Parse(l.Schedule, l.TimeZone)
 	if err != nil {
 		return time.Time{}, false
 	}
-	next := sched.Next(t.In(l.Location()))
-	return next, !next.IsZero()
+	next := sched.NextEdition(t)
+	return next.In(sched.Location()), !next.IsZero()
 }
 
 func oneLineSetting(what, v string, max int) (string, error) {

@@ -56,6 +56,7 @@ func TestNormalizeList(t *testing.T) {
 		{"schedule with six fields", func(l *subscribers.List) { l.Schedule = "0 0 6 * * *" }, nil, "five-field"},
 		{"schedule out of range", func(l *subscribers.List) { l.Schedule = "0 25 * * *" }, nil, "five-field"},
 		{"schedule with a time zone", func(l *subscribers.List) { l.Schedule = "CRON_TZ=Europe/Paris 0 6 * * *" }, nil, "--tz"},
+		{"schedule interval", func(l *subscribers.List) { l.Schedule = "@every 5m" }, nil, "is an interval: digest sends one edition per local date"},
 		{"time zone", func(l *subscribers.List) { l.TimeZone = "America/New_York" },
 			func(l subscribers.List) bool { return l.TimeZone == "America/New_York" }, ""},
 		{"unknown time zone", func(l *subscribers.List) { l.TimeZone = "Mars/Olympus" }, nil, "IANA"},

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/newsroom/digest/store"
 )
 
 // ErrNotMember reports a subscriber who is not on the named list.
@@ -151,6 +153,11 @@ func (s *Store) Count(ctx context.Context, list string) (Tally, error) {
 	return t, nil
 }
 
+// WriteRetry is how long a membership change (unsubscribe, resubscribe)
+// that finds the database locked by another writer is tried again
+// before it fails.
+const WriteRetry = time.Minute
+
 // Unsubscribe marks the subscriber's membership of list as unsubscribed,
 // or every membership when list is empty, and returns the names of the
 // lists whose status changed (none when already unsubscribed).
@@ -176,7 +183,7 @@ func (s *Store) setStatus(ctx context.Context, email, list, status string) ([]st
 		return nil, err
 	}
 	var changed []string
-	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	write := func(tx *sql.Tx) error {
 		var member int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM memberships WHERE subscriber_id = ? AND (? = 0 OR list_id = ?)`,
 			sub.ID, listID, listID).Scan(&member); err != nil {
@@ -204,6 +211,10 @@ func (s *Store) setStatus(ctx context.Context, email, list, status string) ([]st
 			changed = append(changed, name)
 		}
 		return rows.Err()
+	}
+	err = store.RetryBusy(ctx, WriteRetry, func() error {
+		changed = changed[:0]
+		return s.DB.InTx(ctx, write)
 	})
 	if err != nil && !errors.Is(err, ErrNotMember) {
 		return nil, fmt.Errorf("set %s: %w", status, err)
@@ -346,7 +357,11 @@ func (s *Store) Remove(ctx context.Context, email string) (Erased, error) {
 		return e, fmt.Errorf("remove subscriber: %w", err)
 	}
 	// Best effort: a reader elsewhere can hold the checkpoint back; the
-	// next automatic checkpoint then finishes the job.
+	// next automatic checkpoint then finishes the job. A TRUNCATE
+	// checkpoint blocks writers while it waits for readers, so it waits
+	// one second at most, not the busy timeout.
+	conn.ExecContext(ctx, `PRAGMA busy_timeout = 1000`)
 	conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA busy_timeout = %d`, store.BusyTimeout.Milliseconds()))
 	return e, nil
 }

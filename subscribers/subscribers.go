@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom/digest/internal/suggest"
 	"github.com/newsroom/digest/store"
 )
 
@@ -125,9 +126,30 @@ func scanList(sc interface{ Scan(...any) error }) (List, error) {
 func (s *Store) GetList(ctx context.Context, name string) (List, error) {
 	l, err := scanList(s.DB.QueryRowContext(ctx, `SELECT `+listColumns+` FROM lists WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return l, fmt.Errorf("%w %q: create it with digest lists create, or pick one from digest lists list", ErrUnknownList, name)
+		return l, fmt.Errorf("%w %q%s: create it with digest lists create, or pick one from digest lists list", ErrUnknownList, name, s.nearestList(ctx, name))
 	}
 	return l, err
+}
+
+// nearestList is " (did you mean "x"?)" for the list name closest to a
+// mistyped one, or "" when none is close.
+func (s *Store) nearestList(ctx context.Context, name string) string {
+	rows, err := s.DB.QueryContext(ctx, `SELECT name FROM lists ORDER BY name`)
+	if err != nil {
+		return ""
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if rows.Scan(&n) == nil {
+			names = append(names, n)
+		}
+	}
+	if near := suggest.Nearest(name, names); near != "" && rows.Err() == nil {
+		return fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	return ""
 }
 
 // GetListByID returns the list with the given id.

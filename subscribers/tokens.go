@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/newsroom/digest/store"
 )
@@ -158,12 +159,53 @@ func (s *Store) ResubscribeByToken(ctx context.Context, token, list string) ([]T
 	return s.setStatusByToken(ctx, token, list, StatusUnsubscribed, StatusActive)
 }
 
+// UnsubscribeByTokenWithin is UnsubscribeByToken that waits at most wait
+// for another writer's lock, and then fails with an error store.IsBusy
+// recognises: the one-click handler answers a mail provider in time and
+// journals the request instead (see Journal).
+func (s *Store) UnsubscribeByTokenWithin(ctx context.Context, token, list string, wait time.Duration) ([]TokenMembership, error) {
+	if !ValidTokenFormat(token) {
+		return nil, ErrUnknownToken
+	}
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, wait.Milliseconds())); err != nil {
+		return nil, err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA busy_timeout = %d`, store.BusyTimeout.Milliseconds()))
+	var out []TokenMembership
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if out, err = s.setStatusInTx(ctx, tx, token, list, StatusActive, StatusUnsubscribed); err != nil {
+		return nil, err
+	}
+	return out, tx.Commit()
+}
+
 func (s *Store) setStatusByToken(ctx context.Context, token, list, from, to string) ([]TokenMembership, error) {
 	if !ValidTokenFormat(token) {
 		return nil, ErrUnknownToken
 	}
 	var out []TokenMembership
-	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
+	err := store.RetryBusy(ctx, WriteRetry, func() error {
+		return s.DB.InTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			out, err = s.setStatusInTx(ctx, tx, token, list, from, to)
+			return err
+		})
+	})
+	return out, err
+}
+
+func (s *Store) setStatusInTx(ctx context.Context, tx *sql.Tx, token, list, from, to string) ([]TokenMembership, error) {
+	var out []TokenMembership
+	err := func() error {
 		sub, err := byToken(ctx, tx, token)
 		if err != nil {
 			return err
@@ -180,6 +222,6 @@ func (s *Store) setStatusByToken(ctx context.Context, token, list, from, to stri
 		}
 		out, err = s.memberships(ctx, tx, sub.ID, list)
 		return err
-	})
+	}()
 	return out, err
 }

@@ -20,7 +20,10 @@ import (
 
 // Metadata keys in Body.Dictionary.
 const (
-	MetaListTitle  = "list_title"
+	MetaListTitle = "list_title"
+	// MetaSubject is the message's subject, which the HTML repeats as
+	// its <title> (screen readers announce it first).
+	MetaSubject    = "subject"
 	MetaDate       = "date"
 	MetaPreheader  = "preheader"
 	MetaPostal     = "postal_address"
@@ -39,6 +42,11 @@ const (
 	ColURL     = "url"
 	ColTeaser  = "teaser"
 	ColDate    = "date"
+	// ColImage is the URL of a lead story's picture (absent for none);
+	// its alt text is the story's title. The theme shows it at the
+	// column's width (552 px: 600 less the cells' side padding) and
+	// scales it down with the column.
+	ColImage = "image"
 )
 
 // Row kinds.

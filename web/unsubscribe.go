@@ -1,13 +1,16 @@
 package web
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/newsroom/digest/subscribers"
 )
@@ -86,7 +89,9 @@ func (s *Server) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token, list := r.PathValue("token"), r.URL.Query().Get("list")
-	change := s.Subs.UnsubscribeByToken
+	change := func(ctx context.Context, token, list string) ([]subscribers.TokenMembership, error) {
+		return s.Subs.UnsubscribeByTokenWithin(ctx, token, list, UnsubscribeWait)
+	}
 	if resubscribe {
 		change = s.Subs.ResubscribeByToken
 	}
@@ -94,6 +99,13 @@ func (s *Server) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, subscribers.ErrUnknownToken) {
 		s.notFound(w)
 		return
+	}
+	if err != nil && !resubscribe && s.Journal != nil {
+		ms, err = s.journal(r.Context(), token, list, err)
+		if errors.Is(err, subscribers.ErrUnknownToken) {
+			s.notFound(w)
+			return
+		}
 	}
 	if err != nil {
 		s.internalError(w, "unsubscribe", err)
@@ -116,6 +128,56 @@ func (s *Server) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Logger.Info("unsubscribed by link", "lists", strings.Join(names, ","))
 	s.page(w, http.StatusOK, "unsubscribed", newUnsubscribeView("Unsubscribed", ms, list))
+}
+
+// UnsubscribeWait is how long a one-click unsubscribe waits for another
+// writer's lock before it is journalled instead.
+const UnsubscribeWait = 2 * time.Second
+
+// journal keeps an unsubscribe the database could not take at once
+// (writeErr) and returns the memberships as they will be once it is
+// written. The token is checked first when the database can be read
+// (WAL readers are not blocked by a writer), so an unknown token still
+// gets the same 404; when even that fails, the request is journalled
+// unchecked, and applying it later drops it if the token is unknown.
+func (s *Server) journal(ctx context.Context, token, list string, writeErr error) ([]subscribers.TokenMembership, error) {
+	ms, err := s.Subs.MembershipsByToken(ctx, token, list)
+	if errors.Is(err, subscribers.ErrUnknownToken) {
+		return nil, err
+	}
+	if err := s.Journal.Append(token, list, time.Now()); err != nil {
+		return nil, fmt.Errorf("%w; and %w", writeErr, err)
+	}
+	s.Logger.Warn("unsubscribe journalled: the database was busy; it is written within seconds", "err", writeErr.Error())
+	for i := range ms {
+		if ms[i].Status == subscribers.StatusActive {
+			ms[i].Status = subscribers.StatusUnsubscribed
+		}
+	}
+	return ms, nil
+}
+
+// KeepJournal writes journalled unsubscribes into the database at once
+// and then every interval until ctx ends.
+func (s *Server) KeepJournal(ctx context.Context, every time.Duration) {
+	if s.Journal == nil {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := s.Subs.ApplyJournal(ctx, s.Journal)
+		if err != nil && ctx.Err() == nil {
+			s.Logger.Warn("journalled unsubscribes not written yet; trying again", "err", err)
+		} else if n > 0 {
+			s.Logger.Info("journalled unsubscribes written", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // readForm reads an RFC 8058 POST body: application/x-www-form-urlencoded

@@ -64,6 +64,11 @@ type Server struct {
 	// (linked to Link when set) and accent colour. Empty fields take
 	// templates.DefaultBrand's.
 	Brand templates.Brand
+	// Journal keeps one-click unsubscribes the database could not take
+	// within UnsubscribeWait; nil answers 500 instead.
+	Journal *subscribers.Journal
+	// API, when set, mounts the push API (POST and DELETE /api/stories).
+	API *API
 
 	limiter *limiter
 	pages   *template.Template
@@ -86,6 +91,8 @@ var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
 //	GET  /archive/{list}/{date}  one edition, without personal data
 //	GET  /healthz             liveness and database check, JSON
 //	GET  /metrics             Prometheus metrics
+//	POST /api/stories         the push API (with API set; see api.go)
+//	DELETE /api/stories?url=  hides a story (with API set)
 func (s *Server) Handler() http.Handler {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
@@ -118,6 +125,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /archive/{list}", s.archiveIndex)
 	mux.HandleFunc("GET /archive/{list}/{date}", s.archiveEdition)
 	mux.HandleFunc("GET /healthz", s.healthz)
+	s.mountAPI(mux)
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics.Handler())
 	}
@@ -135,7 +143,11 @@ func (s *Server) common(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBody)
+		limit := s.MaxBody
+		if s.API != nil && strings.HasPrefix(r.URL.Path, "/api/") {
+			limit = s.API.MaxBody
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		level := slog.LevelInfo

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -307,7 +309,7 @@ func (s *site) sendEdition(listName string) digest.Edition {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	sender := &delivery.Sender{DB: s.db, Subs: s.subs, Transport: delivery.Outbox{Dir: s.t.TempDir()}, BaseURL: "https://news.example.com"}
+	sender := &delivery.Sender{DB: s.db, Transport: delivery.Outbox{Dir: s.t.TempDir()}, BaseURL: "https://news.example.com"}
 	if sum, err := sender.Send(s.ctx, ed, list); err != nil || sum.Sent != 1 {
 		s.t.Fatalf("send: %+v, %v", sum, err)
 	}
@@ -424,5 +426,83 @@ func TestPagesCarryTheBrand(t *testing.T) {
 	s = newSite(t, nil)
 	if _, body := s.do("GET", "/archive/weekly", "", nil); !strings.Contains(body, "<header>"+templates.DefaultBrand.Name+"</header>") || !strings.Contains(body, templates.DefaultBrand.Accent) {
 		t.Errorf("default brand missing:\n%s", body)
+	}
+}
+
+// A one-click unsubscribe that finds the database's write lock held by
+// another process for longer than UnsubscribeWait is not refused: it is
+// journalled, answered 200, and written once the lock is free.
+func TestOneClickWhileDatabaseIsLockedIsJournalledAndHonoured(t *testing.T) {
+	var ws *web.Server
+	journal := &subscribers.Journal{Path: filepath.Join(t.TempDir(), "digest.db-unsubscribes")}
+	s := newSite(t, func(w *web.Server) { w.Journal = journal; ws = w })
+	// Another writer holds the lock (a long transaction elsewhere).
+	conn, err := s.db.Conn(s.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(s.ctx, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := s.oneClick("/u/" + s.ada.Token + "?list=daily")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "nsubscribed") {
+		t.Fatalf("POST while locked: %d %s", resp.StatusCode, body)
+	}
+	if got := s.statuses(); got != bothActive {
+		t.Fatalf("written through a held lock? %s", got)
+	}
+	if _, err := os.Stat(journal.Path); err != nil {
+		t.Fatalf("no journal: %v", err)
+	}
+	if _, err := conn.ExecContext(s.ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	done := make(chan struct{})
+	go func() { ws.KeepJournal(ctx, 10*time.Millisecond); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.statuses() != "daily=unsubscribed weekly=active" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the journalled unsubscribe was never written: %s", s.statuses())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if fi, err := os.Stat(journal.Path); err != nil || fi.Size() != 0 {
+		t.Errorf("journal after applying: %v %v", fi, err)
+	}
+}
+
+// A long read (here a dry-run import paused in the middle of its file)
+// does not block an unsubscribe: it is written at once.
+func TestOneClickNextToALongReadIsWrittenAtOnce(t *testing.T) {
+	s := newSite(t, nil)
+	paused, resume := make(chan struct{}), make(chan struct{})
+	var body strings.Builder
+	body.WriteString("email\n")
+	for i := range 300 {
+		if i == 280 {
+			body.WriteString("bad\n")
+		}
+		fmt.Fprintf(&body, "r%d@example.com\n", i)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.subs.Import(s.ctx, strings.NewReader(body.String()), subscribers.ImportOptions{DryRun: true, Report: func(subscribers.RowReport) {
+			close(paused)
+			<-resume
+		}})
+		done <- err
+	}()
+	<-paused
+	resp, _ := s.oneClick("/u/" + s.ada.Token + "?list=daily")
+	close(resume)
+	if resp.StatusCode != http.StatusOK || s.statuses() != "daily=unsubscribed weekly=active" {
+		t.Fatalf("POST next to a dry run: %d, %s", resp.StatusCode, s.statuses())
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,21 +17,6 @@ import (
 	"github.com/newsroom/digest/subscribers"
 	"github.com/newsroom/digest/templates"
 )
-
-// Exit codes: scripts rely on them.
-const (
-	exitOK      = 0
-	exitRuntime = 1
-	exitUsage   = 2
-)
-
-// usageError marks a mistake in how the command was called.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
 // App is one invocation of the CLI: its configuration, its streams and the
 // store it opens on demand. Tests build it through Run.
@@ -48,6 +31,30 @@ type App struct {
 	configPath string
 	cfg        config.Config
 	db         *store.DB
+	// readOnly is set for a command that only reads: the store is then
+	// opened with store.OpenReadOnly, which creates and writes nothing;
+	// live keeps such a reader current (the preview server).
+	readOnly, live bool
+}
+
+// readOnlyCommands only read the store. They refuse a database that does
+// not exist instead of creating an empty one, and work on a database
+// that cannot be written. Completion and send --test read only too.
+var readOnlyCommands = map[string]bool{
+	"digest stories list":       true,
+	"digest sections list":      true,
+	"digest lists list":         true,
+	"digest lists show":         true,
+	"digest subscribers show":   true,
+	"digest subscribers list":   true,
+	"digest subscribers count":  true,
+	"digest subscribers export": true,
+	"digest preview":            true,
+	"digest deliveries":         true,
+	"digest feeds list":         true,
+	"digest tokens list":        true,
+	"digest editions list":      true,
+	"digest editions show":      true,
 }
 
 // Run executes the CLI with args and returns the process exit code.
@@ -55,37 +62,15 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	app := &App{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, now: time.Now}
 	root := app.rootCommand()
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if app.db != nil {
 		app.db.Close()
 	}
-	if err == nil {
-		return exitOK
+	if err != nil {
+		fmt.Fprintln(stderr, errorLine(cmd, err))
 	}
-	fmt.Fprintln(stderr, "digest: "+oneLine(err.Error()))
-	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err) {
-		fmt.Fprintln(stderr, "Run 'digest --help' for usage.")
-		return exitUsage
-	}
-	return exitRuntime
+	return exitCode(err)
 }
-
-// isCobraUsage recognises the argument errors cobra makes itself.
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "requires at most", "flag needs an argument", "invalid argument", "required flag"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func (a *App) rootCommand() *cobra.Command {
 	root := &cobra.Command{
@@ -93,11 +78,14 @@ func (a *App) rootCommand() *cobra.Command {
 		Short:         "Build and send a newsroom's daily email digest",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			a.readOnly = readOnlyCommands[cmd.CommandPath()]
 			return a.loadConfig(cmd.Flags())
 		},
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(flagError)
+	root.SetVersionTemplate("digest {{.Version}}\n")
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configPath, "config", "", "configuration file (default ./digest.toml if present; env DIGEST_CONFIG)")
 	pf.String("db", "", "SQLite database file (default ./digest.db; env DIGEST_DB)")
@@ -105,20 +93,35 @@ func (a *App) rootCommand() *cobra.Command {
 	root.AddCommand(a.storiesCommand(), a.subscribersCommand(), a.listsCommand(), a.sendCommand(), a.demoCommand())
 	root.AddCommand(a.sectionsCommand(), a.previewCommand(), a.serveCommand(), a.deliveriesCommand())
 	root.AddCommand(a.editionsCommand())
+	root.AddCommand(a.feedsCommand(), a.tokensCommand())
+	// The streams first: the completion command takes its writer when
+	// it is made.
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	checkArgs(root)
+	a.registerCompletions(root)
 	return root
 }
 
 // flagSettings maps flags to the configuration fields they override; a
-// flag wins only when it was given.
+// flag wins only when it was given. Flags parse through the same setters
+// as the DIGEST_* variables, so a value reads the same from either, and
+// one Validate checks the result before any command runs.
 var flagSettings = map[string]func(*config.Config, string){
 	"db":       func(c *config.Config, v string) { c.DB = v },
 	"base-url": func(c *config.Config, v string) { c.BaseURL = v },
 	"smtp":     func(c *config.Config, v string) { c.SMTPURL = v },
 	"outbox":   func(c *config.Config, v string) { c.Outbox = v },
 
-	"http":         func(c *config.Config, v string) { c.HTTP = v },
-	"log-format":   func(c *config.Config, v string) { c.LogFormat = v },
-	"grace":        func(c *config.Config, v string) { c.CatchUpGrace = v },
+	"http":         config.Env["DIGEST_HTTP"],
+	"log-format":   config.Env["DIGEST_LOG_FORMAT"],
+	"log-level":    config.Env["DIGEST_LOG_LEVEL"],
+	"grace":        config.Env["DIGEST_CATCH_UP_GRACE"],
+	"reload":       config.Env["DIGEST_RELOAD"],
+	"lease-ttl":    config.Env["DIGEST_LEASE_TTL"],
 	"concurrency":  config.Env["DIGEST_CONCURRENCY"],
 	"rate":         config.Env["DIGEST_RATE"],
 	"max-per-hour": config.Env["DIGEST_MAX_PER_HOUR"],
@@ -146,7 +149,13 @@ func (a *App) store() (*store.DB, error) {
 	if a.db != nil {
 		return a.db, nil
 	}
-	db, err := store.Open(a.ctx, a.cfg.DB)
+	open := store.Open
+	if a.readOnly {
+		open = func(ctx context.Context, path string) (*store.DB, error) {
+			return store.OpenReadOnly(ctx, path, a.live)
+		}
+	}
+	db, err := open(a.ctx, a.cfg.DB)
 	if err != nil {
 		return nil, err
 	}

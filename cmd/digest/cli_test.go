@@ -313,7 +313,7 @@ func TestBadInput(t *testing.T) {
 		{"malformed json line", []string{"stories", "import", badJSON}, 1, "line 3"},
 		{"not a database", []string{"--db", notDB, "stories", "list"}, 1, "not a SQLite database"},
 		{"unknown list", []string{"send", "--list", "nope"}, 1, "unknown list"},
-		{"bad date", []string{"send", "--date", "28.11.2026"}, 1, "YYYY-MM-DD"},
+		{"bad date", []string{"send", "--date", "28.11.2026"}, 2, "YYYY-MM-DD"},
 		{"bad smtp url", []string{"send", "--smtp", "http://x"}, 2, "scheme"},
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
 		{"unknown flag", []string{"send", "--nope"}, 2, "unknown flag"},
@@ -391,7 +391,7 @@ func TestFlagsOverrideEnvironmentAndFile(t *testing.T) {
 		t.Fatalf("config file's db not used: %v", err)
 	}
 	c.env["DIGEST_DB"] = filepath.Join(c.dir, "env.db")
-	c.must("--config", cfg, "--db", flagDB, "stories", "list")
+	c.must("--config", cfg, "--db", flagDB, "stories", "add", "--section", "A", "--title", "T", "--url", "https://x.example/t")
 	if _, err := os.Stat(flagDB); err != nil {
 		t.Fatalf("--db not used over DIGEST_DB and the file: %v", err)
 	}

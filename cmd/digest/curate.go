@@ -78,15 +78,24 @@ is imported again later, so the feed does not undo an editor's fix.`,
 			var e stories.Edit
 			f := cmd.Flags()
 			if f.Changed("title") {
+				if oneLine(title) == "" {
+					return usagef("--title is empty: every story needs a headline")
+				}
 				e.Title = &title
 			}
 			if f.Changed("teaser") {
 				e.Teaser = &teaser
 			}
 			if f.Changed("section") {
+				if oneLine(section) == "" {
+					return usagef("--section is empty: name the section to move the story to")
+				}
 				e.Section = &section
 			}
 			if f.Changed("url") {
+				if err := stories.CheckURL(strings.TrimSpace(link)); err != nil {
+					return usageError{err}
+				}
 				e.URL = &link
 			}
 			if f.Changed("score") {
@@ -177,9 +186,9 @@ func (a *App) sectionsListCommand() *cobra.Command {
 func (a *App) sectionsSetCommand() *cobra.Command {
 	var order, max int
 	var title string
-	var create bool
+	var create, asJSON bool
 	cmd := &cobra.Command{
-		Use:   `set NAME [--order N] [--max N] [--title "Display name"] [--create]`,
+		Use:   `set NAME [--order N] [--max N] [--title "Display name"] [--create] [--json]`,
 		Short: "Set a section's display order, maximum stories and display name",
 		Long: `Set a section's settings; only the flags given change. --order places sections
 (lower first), --max is how many stories the section shows per edition (0: its
@@ -218,7 +227,10 @@ does not create an empty section; --create creates it.`,
 			if err != nil {
 				return err
 			}
-			a.printf("section %s: order %d, at most %d stories, shown as %q\n", sec.Name, sec.Order, sec.MaxStories, sec.DisplayName())
+			if asJSON {
+				return writeJSON(a.stdout, sec)
+			}
+			a.printf("section %s: order %d, at most %s, shown as %q\n", sec.Name, sec.Order, plural(sec.MaxStories, "story"), sec.DisplayName())
 			return nil
 		},
 	}
@@ -227,5 +239,6 @@ does not create an empty section; --create creates it.`,
 	f.IntVar(&max, "max", 0, "most stories shown per edition")
 	f.StringVar(&title, "title", "", "display name in the digest")
 	f.BoolVar(&create, "create", false, "create the section if it does not exist")
+	f.BoolVar(&asJSON, "json", false, "print the section as JSON")
 	return cmd
 }

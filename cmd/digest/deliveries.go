@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -25,7 +24,7 @@ func (a *App) deliveriesCommand() *cobra.Command {
 		Use:   "deliveries [--list L] [--edition ID] [--status S] [--json]",
 		Short: "Show the delivery ledger: who got which edition, and what the server said",
 		Long: `Show the delivery ledger, one row per edition and subscriber, newest edition
-first: status (queued, sent, deferred, failed), attempts, the next attempt for
+first: status (queued, sent, deferred, failed, unknown), attempts, the next attempt for
 deferred ones, and the server's last reply. Without filters it shows every
 list and edition. --json prints a JSON array for scripts.`,
 		Args: cobra.NoArgs,
@@ -71,7 +70,7 @@ list and edition. --json prints a JSON array for scripts.`,
 	f := cmd.Flags()
 	f.StringVar(&listName, "list", "", "only this list")
 	f.Int64Var(&editionID, "edition", 0, "only this edition (its id)")
-	f.StringVar(&status, "status", "", "only this status: queued, sent, deferred or failed")
+	f.StringVar(&status, "status", "", "only this status: queued, sent, deferred, failed or unknown")
 	f.BoolVar(&asJSON, "json", false, "print a JSON array")
 	return cmd
 }
@@ -116,35 +115,18 @@ func (a *App) deliveriesTable(f delivery.Filter) error {
 		fmt.Fprintln(out, "no deliveries match")
 		return nil
 	}
-	fmt.Fprintf(out, "%d deliveries: %s\n", n, strings.Join(parts, ", "))
+	fmt.Fprintf(out, "%s: %s\n", plural(n, "delivery"), strings.Join(parts, ", "))
 	return nil
 }
 
 // deliveriesJSON streams the rows as one JSON array.
 func (a *App) deliveriesJSON(f delivery.Filter) error {
 	out := bufio.NewWriter(a.stdout)
-	defer out.Flush()
-	out.WriteString("[")
-	first := true
-	err := delivery.EachRecord(a.ctx, a.db, f, func(r delivery.Record) error {
-		b, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		if !first {
-			out.WriteString(",")
-		}
-		first = false
-		out.WriteString("\n  ")
-		out.Write(b)
-		return nil
+	err := streamJSON(out, func(emit func(any) error) error {
+		return delivery.EachRecord(a.ctx, a.db, f, func(r delivery.Record) error { return emit(r) })
 	})
-	if err != nil {
-		return err
+	if ferr := out.Flush(); err == nil {
+		err = ferr
 	}
-	if !first {
-		out.WriteString("\n")
-	}
-	out.WriteString("]\n")
-	return nil
+	return err
 }

@@ -127,7 +127,7 @@ func (a *App) runDemo(dir string) error {
 	if err != nil {
 		return err
 	}
-	a.printf("outbox       %s: %d messages written, %d already there from an earlier run\n", a.cfg.Outbox, sum.Sent, sum.Already)
+	a.printf("outbox       %s: %s written, %d already there from an earlier run\n", a.cfg.Outbox, plural(sum.Sent, "message"), sum.Already)
 
 	htmlBody, textBody := ed.Personalize(digest.RecipientFor(first, list.Name, a.cfg.BaseURL))
 	htmlPath, textPath := filepath.Join(dir, "preview.html"), filepath.Join(dir, "preview.txt")

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	sched "github.com/newsroom/digest/schedule"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -34,7 +35,7 @@ func (lf *listFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&lf.address, "address", "", "postal address for the footer")
 	f.StringVar(&lf.prefix, "subject-prefix", "", "text before every subject, e.g. [Daily]")
 	f.StringVar(&lf.sections, "sections", "", "comma-separated sections to include (default: all)")
-	f.StringVar(&lf.schedule, "schedule", "", `five-field cron expression (default "`+subscribers.DefaultSchedule+`")`)
+	f.StringVar(&lf.schedule, "schedule", "", `five-field cron expression or @daily-style descriptor; no @every intervals (default "`+subscribers.DefaultSchedule+`")`)
 	f.StringVar(&lf.tz, "tz", "", "IANA time zone of the schedule and dates, e.g. Europe/Paris (default UTC)")
 	f.StringVar(&lf.title, "title", "", "title in subjects and headers (default: the name)")
 	f.StringVar(&lf.language, "language", "", "BCP 47 language of the edition, e.g. en, ar (default en)")
@@ -84,13 +85,16 @@ func (lf *listFlags) apply(f *pflag.FlagSet, l *subscribers.List) {
 
 func (a *App) listsCreateCommand() *cobra.Command {
 	var lf listFlags
+	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "create NAME " + listFlagsUsage,
+		Use:   "create NAME " + listFlagsUsage + " [--json]",
 		Short: "Create a list",
 		Long: `Create a list. NAME is lower-case letters, digits, - and _; it appears in
 unsubscribe links and cannot change later. --from is required. The schedule is a
-five-field cron expression (minute hour day-of-month month day-of-week) read in
-the list's time zone; the daemon acts on it.`,
+five-field cron expression (minute hour day-of-month month day-of-week) or a
+descriptor like @daily, read in the list's time zone; the daemon sends one
+edition per local date, at the date's first fire. Intervals (@every 5m) are
+refused.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("from") {
@@ -108,19 +112,19 @@ the list's time zone; the daemon acts on it.`,
 			if l, err = s.CreateList(a.ctx, l); err != nil {
 				return err
 			}
-			a.printf("list %s created\n", l.Name)
-			a.noteUnknownSections(l)
-			return a.printList(subscribers.ListCounts{List: l})
+			return a.listDone(asJSON, "created", subscribers.ListCounts{List: l})
 		},
 	}
 	lf.register(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the list as JSON (as lists show --json)")
 	return cmd
 }
 
 func (a *App) listsUpdateCommand() *cobra.Command {
 	var lf listFlags
+	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "update NAME [" + listFlagsUsage + "]",
+		Use:   "update NAME [" + listFlagsUsage + "] [--json]",
 		Short: "Change a list's settings (only the flags given)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -146,12 +150,11 @@ func (a *App) listsUpdateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.printf("list %s updated\n", l.Name)
-			a.noteUnknownSections(l)
-			return a.printList(subscribers.ListCounts{List: l, Subscribers: c})
+			return a.listDone(asJSON, "updated", subscribers.ListCounts{List: l, Subscribers: c})
 		},
 	}
 	lf.register(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the list as JSON (as lists show --json)")
 	return cmd
 }
 
@@ -198,11 +201,8 @@ func (a *App) listsShowCommand() *cobra.Command {
 				return err
 			}
 			lc := subscribers.ListCounts{List: l, Subscribers: c}
-			if lc.Sections == nil {
-				lc.Sections = []string{}
-			}
 			if asJSON {
-				return writeJSON(a.stdout, listJSON{ListCounts: lc, NextRun: nextRun(l, a.now())})
+				return writeJSON(a.stdout, a.listJSON(lc))
 			}
 			return a.printList(lc)
 		},
@@ -211,10 +211,30 @@ func (a *App) listsShowCommand() *cobra.Command {
 	return cmd
 }
 
+// listDone reports a created or updated list: a line and the settings,
+// or with --json the document lists show --json prints.
+func (a *App) listDone(asJSON bool, verb string, lc subscribers.ListCounts) error {
+	if asJSON {
+		out := a.jsonOutput()
+		a.noteUnknownSections(lc.List)
+		return writeJSON(out, a.listJSON(lc))
+	}
+	a.printf("list %s %s\n", lc.Name, verb)
+	a.noteUnknownSections(lc.List)
+	return a.printList(lc)
+}
+
 // listJSON is lists show --json: the settings, counts and next run.
 type listJSON struct {
 	subscribers.ListCounts
 	NextRun *time.Time `json:"next_run,omitempty"`
+}
+
+func (a *App) listJSON(lc subscribers.ListCounts) listJSON {
+	if lc.Sections == nil {
+		lc.Sections = []string{} // [] (all sections), never null
+	}
+	return listJSON{ListCounts: lc, NextRun: nextRun(lc.List, a.now())}
 }
 
 func nextRun(l subscribers.List, now time.Time) *time.Time {
@@ -239,6 +259,9 @@ func (a *App) printList(lc subscribers.ListCounts) error {
 	schedule := lc.Schedule
 	if t := nextRun(lc.List, a.now()); t != nil {
 		schedule += "  (next: " + t.Format("Mon 2006-01-02 15:04 MST") + ")"
+	} else if _, err := sched.Parse(lc.Schedule, lc.TimeZone); err != nil {
+		// Stored before the check was as strict as the daemon.
+		schedule += "  (the daemon does not run it: " + err.Error() + ")"
 	}
 	c := lc.Subscribers
 	for _, kv := range [][2]string{
@@ -278,7 +301,7 @@ use digest subscribers remove to erase a person.`,
 			if err != nil {
 				return err
 			}
-			a.printf("list %s deleted with %d memberships and %d editions\n", args[0], d.Memberships, d.Editions)
+			a.printf("list %s deleted with %s and %s\n", args[0], plural(d.Memberships, "membership"), plural(d.Editions, "edition"))
 			return nil
 		},
 	}
@@ -311,7 +334,17 @@ func (a *App) noteUnknownSections(l subscribers.List) {
 	}
 }
 
-// writeJSON prints one value as indented JSON.
+// jsonOutput serves a command's --json: it returns the writer for the
+// one JSON document and sends the lines meant for a person to standard
+// error from then on, so that standard output parses whole.
+func (a *App) jsonOutput() io.Writer {
+	out := a.stdout
+	a.stdout = a.stderr
+	return out
+}
+
+// writeJSON prints one value as indented JSON: the form of every
+// summary and every single object digest prints.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"strings"
@@ -71,10 +72,15 @@ func (a *App) refuse(problems []string, what string) error {
 	return fmt.Errorf("%w to %s: fix the %d problems above first (nothing was built or sent)", errRefused, what, len(problems))
 }
 
-// loadDKIM reads and checks the configured DKIM key (nil when none).
+// loadDKIM reads and checks the configured DKIM key (nil when none). A
+// key file that cannot be read is a missing file (exit 1); one that is
+// no usable key, a usage error.
 func (a *App) loadDKIM() (*delivery.DKIM, error) {
 	d, err := delivery.LoadDKIM(delivery.DKIMConfig{KeyFile: a.cfg.DKIM.KeyFile, Selector: a.cfg.DKIM.Selector, Domain: a.cfg.DKIM.Domain})
-	if err != nil {
+	var unreadable *fs.PathError
+	if errors.As(err, &unreadable) {
+		return nil, err
+	} else if err != nil {
 		return nil, usageError{err}
 	}
 	return d, nil

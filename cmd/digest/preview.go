@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/newsroom/digest/internal/fitness"
 	"github.com/newsroom/digest/preview"
 	"github.com/newsroom/digest/subscribers"
 )
@@ -18,7 +19,7 @@ func (a *App) previewSource() (*preview.Source, error) {
 }
 
 func (a *App) previewCommand() *cobra.Command {
-	var listName, date, as, out, addr string
+	var listName, date, as, out, addr, mailpitURL, mailpitSMTP string
 	var text, serve bool
 	cmd := &cobra.Command{
 		Use:   "preview [--list L] [--date D] [--as EMAIL] [-o FILE] [--text] | --serve [--addr 127.0.0.1:8025]",
@@ -34,9 +35,22 @@ their limit, Gmail clipping) go to standard error.
 --serve starts a local web preview instead (default 127.0.0.1:8025): every list
 with its stored editions and the next one, each with checks, headers, size, the
 HTML at desktop and mobile widths and the text part. It reads the store on each
-request, so curation shows on reload.`,
+request, so curation shows on reload. Each edition page shows its mail-client
+fitness: the contrast of every text colour (light and dark mode), the size
+against Gmail's clipping limit, and with --mailpit URL (a running Mailpit's web
+address; --mailpit-smtp HOST:PORT its SMTP port, default the URL's host, port
+1025) Mailpit's HTML check of the edition as delivered.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkDate(date, true); err != nil {
+				return err
+			}
+			if as != "" {
+				if _, err := address(as); err != nil {
+					return err
+				}
+			}
+			a.live = serve // the preview server must see later curation
 			src, err := a.previewSource()
 			if err != nil {
 				return err
@@ -47,10 +61,12 @@ request, so curation shows on reload.`,
 						return usagef("--%s does not go with --serve: pick the list, date and subscriber in the browser", name)
 					}
 				}
-				return a.servePreview(src, addr)
+				return a.servePreview(src, addr, mailpitURL, mailpitSMTP)
 			}
-			if cmd.Flags().Changed("addr") {
-				return usagef("--addr needs --serve")
+			for _, name := range []string{"addr", "mailpit", "mailpit-smtp"} {
+				if cmd.Flags().Changed(name) {
+					return usagef("--%s needs --serve", name)
+				}
 			}
 			ed, err := src.Load(a.ctx, listName, date)
 			if err != nil {
@@ -91,10 +107,21 @@ request, so curation shows on reload.`,
 	f.BoolVar(&text, "text", false, "write the plain-text part instead of the HTML")
 	f.BoolVar(&serve, "serve", false, "start the local web preview")
 	f.StringVar(&addr, "addr", preview.DefaultAddr, "address of the web preview (loopback unless you mean to share it)")
+	f.StringVar(&mailpitURL, "mailpit", "", "web address of a running Mailpit: each edition page shows its HTML check")
+	f.StringVar(&mailpitSMTP, "mailpit-smtp", "", "SMTP host:port of that Mailpit (default: its host, port 1025)")
 	return cmd
 }
 
-func (a *App) servePreview(src *preview.Source, addr string) error {
+func (a *App) servePreview(src *preview.Source, addr, mailpitURL, mailpitSMTP string) error {
+	var mp *fitness.Mailpit
+	if mailpitURL != "" {
+		var err error
+		if mp, err = fitness.Connect(a.ctx, mailpitURL, mailpitSMTP); err != nil {
+			return fmt.Errorf("%w: start Mailpit or leave out --mailpit", err)
+		}
+	} else if mailpitSMTP != "" {
+		return usagef("--mailpit-smtp needs --mailpit URL")
+	}
 	ln, err := preview.Listen(addr)
 	if err != nil {
 		return err
@@ -103,6 +130,6 @@ func (a *App) servePreview(src *preview.Source, addr string) error {
 		fmt.Fprintf(a.stderr, "warning: %s is not a loopback address: anyone who reaches it sees unsent editions and, with ?as=, subscribers' names\n", addr)
 	}
 	a.printf("preview at http://%s/ (Ctrl-C to stop)\n", ln.Addr())
-	srv := &preview.Server{Source: src, Logf: func(format string, args ...any) { fmt.Fprintf(a.stderr, format+"\n", args...) }}
+	srv := &preview.Server{Source: src, Mailpit: mp, Logf: func(format string, args ...any) { fmt.Fprintf(a.stderr, format+"\n", args...) }}
 	return srv.Serve(a.ctx, ln)
 }

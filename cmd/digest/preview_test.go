@@ -206,14 +206,15 @@ func TestPreviewAndCurationBadInput(t *testing.T) {
 		want string
 	}{
 		{"preview unknown list", []string{"preview", "--list", "nope"}, 1, `unknown list "nope"`},
-		{"preview bad date", []string{"preview", "--date", "28.11.2026"}, 1, "YYYY-MM-DD"},
+		{"preview bad date", []string{"preview", "--date", "28.11.2026"}, 2, "YYYY-MM-DD"},
+		{"preview tomorrow", []string{"preview", "--date", "tomorrow"}, 2, "or next"},
 		{"preview future date", []string{"preview", "--date", "2999-01-01"}, 1, "in the future"},
 		{"preview unknown subscriber", []string{"preview", "--as", "nobody@example.com"}, 1, "unknown subscriber"},
 		{"preview serve with list", []string{"preview", "--serve", "--list", "daily"}, 2, "does not go with --serve"},
 		{"pin unknown id", []string{"stories", "pin", "999"}, 1, "story 999: no such story"},
 		{"hide bad id", []string{"stories", "hide", "abc"}, 2, `story id "abc" is not a number`},
 		{"edit nothing", []string{"stories", "edit", "1"}, 2, "nothing to change"},
-		{"edit bad url", []string{"stories", "edit", "1", "--url", "ftp://x"}, 1, "http(s)"},
+		{"edit bad url", []string{"stories", "edit", "1", "--url", "ftp://x"}, 2, "http(s)"},
 		{"edit unknown id", []string{"stories", "edit", "42", "--title", "x"}, 1, "story 42: no such story"},
 		{"sections set unknown", []string{"sections", "set", "Wrold", "--max", "2"}, 1, `unknown section "Wrold"`},
 		{"sections set negative", []string{"sections", "set", "World", "--max", "-1"}, 2, "negative"},
@@ -241,6 +242,7 @@ func TestPreviewAndCurationBadInput(t *testing.T) {
 
 func TestPreviewServeOnTakenPort(t *testing.T) {
 	c := newCLI(t)
+	c.must("subscribers", "add", "ada@example.com")
 	ln := listenLoopback(t)
 	_, port, _ := strings.Cut(ln, ":")
 	_, errs, code := c.run("preview", "--serve", "--addr", ln)

@@ -10,15 +10,16 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/lease"
 	"github.com/newsroom/digest/subscribers"
 )
 
 func (a *App) sendCommand() *cobra.Command {
 	var listName, date string
-	var force, retryDeferred, retryFailed, allowInsecure bool
+	var force, retryDeferred, retryFailed, retryUnknown, wait, asJSON, allowInsecure bool
 	var testTo string
 	cmd := &cobra.Command{
-		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force] [--concurrency N] [--rate R] [--max-per-hour N] [--retry-deferred] [--retry-failed]",
+		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force] [--concurrency N] [--rate R] [--max-per-hour N] [--retry-deferred] [--retry-failed] [--retry-unknown] [--wait] [--json]",
 		Short: "Build the day's edition if needed and deliver it to the list",
 		Long: `Build the list's edition for the date (default: today in the list's time zone)
 unless it is already stored, then send one message per active subscriber who
@@ -31,17 +32,40 @@ Messages go out over --concurrency SMTP connections (default 4), at most
 (4xx replies, network errors) are retried with backoff; recipients still
 failing are left deferred until send --retry-deferred. A 5xx reply fails the
 recipient; three refusals of an address in a row mark the subscriber bounced.
+When the whole message was sent but the relay never answered (a timeout or a
+dropped connection after the final "."), the relay may have taken it: the
+delivery is recorded unknown and never sent again unless send --retry-unknown
+asks for it.
+
+Exit status: 0 when every recipient has the edition; 3 when the run finished
+but some recipients failed, were deferred or are unknown (the summary says
+what to run next); 1 when an error stopped the run; 2 on a usage error.
 
 With no SMTP URL (--smtp, DIGEST_SMTP_URL or smtp_url in digest.toml) the
 messages are written as .eml files to the outbox folder (--outbox, default
 ./outbox).
 
 When no section has a new story, no edition is built, the command says so and
-exits 0; --force builds the edition anyway.`,
+exits 0; --force builds the edition anyway.
+
+One process sends a list at a time (digest send or a scheduled run of digest
+serve). While another one does, send exits 1 naming it, or with --wait waits
+until it ends and then sends to whoever it left out.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkDate(date, false); err != nil {
+				return err
+			}
 			if cmd.Flags().Changed("test") {
+				if asJSON {
+					return usagef("--json does not go with --test")
+				}
+				a.readOnly = true // a test send records nothing
 				return a.sendTest(testTo, listName, date)
+			}
+			out := a.stdout
+			if asJSON {
+				out = a.jsonOutput()
 			}
 			// Every configuration check runs before an edition is built.
 			transport, _, err := a.preflight(listName, false, allowInsecure)
@@ -49,19 +73,47 @@ exits 0; --force builds the edition anyway.`,
 				return err
 			}
 			defer transport.Close()
-			list, ed, ok, err := a.edition(listName, date, force)
-			if err != nil || !ok {
+			held, err := a.holdList(listName, wait)
+			if err != nil {
 				return err
+			}
+			defer held.Release()
+			list, ed, ok, err := a.edition(listName, date, force)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				if asJSON {
+					return writeJSON(out, sendJSON{List: list.Name, NothingNew: true})
+				}
+				return nil
 			}
 			if ob, ok := transport.(delivery.Outbox); ok {
 				a.printf("no SMTP configured: writing .eml files to %s (set --smtp or DIGEST_SMTP_URL to send mail)\n", ob.Dir)
 			} else {
-				a.printf("delivering to %s over %d connections\n", transport, a.cfg.Concurrency)
+				a.printf("delivering to %s over %s\n", transport, plural(a.cfg.Concurrency, "connection"))
 			}
-			sum, err := a.deliverWith(transport, ed, list, sendOptions{retryDeferred: retryDeferred, retryFailed: retryFailed})
-			a.printSummary(sum)
+			sum, err := a.deliverWith(transport, ed, list, sendOptions{retryDeferred: retryDeferred, retryFailed: retryFailed, retryUnknown: retryUnknown, lease: held})
+			// A run that failed before any outcome (the relay cannot be
+			// reached) has no summary worth a line: the error says it.
+			if err == nil || sum.Sent+sum.Deferred+sum.Failed+sum.Unknown > 0 {
+				if asJSON {
+					if jerr := writeJSON(out, newSendJSON(list, ed, sum)); jerr != nil && err == nil {
+						err = jerr
+					}
+				} else {
+					a.printSummary(sum)
+				}
+			}
+			var busy *delivery.LeaseBusyError
+			if errors.As(err, &busy) {
+				return err
+			}
 			if err != nil {
 				return fmt.Errorf("%w; the edition and the unsent deliveries are kept: run send again to resume", err)
+			}
+			if n := sum.Unreached(); n > 0 {
+				return partialError{fmt.Errorf("%d of %d recipients do not have edition %d yet: see the summary above for what to run next", n, n+sum.Sent+sum.Already, ed.ID)}
 			}
 			return nil
 		},
@@ -73,13 +125,33 @@ exits 0; --force builds the edition anyway.`,
 	f.String("outbox", "", "folder for .eml files when no SMTP URL is set (default ./outbox)")
 	f.BoolVar(&force, "force", false, "build an edition even when there is nothing new")
 	f.StringVar(&testTo, "test", "", "send a [TEST] copy to these addresses only (comma-separated); records nothing")
-	f.Int("concurrency", 4, "SMTP connections used at once (env DIGEST_CONCURRENCY)")
+	f.Int("concurrency", delivery.DefaultConcurrency, "SMTP connections used at once (env DIGEST_CONCURRENCY)")
 	f.Float64("rate", 0, "at most this many messages per second, 0 for no limit (env DIGEST_RATE)")
 	f.Int("max-per-hour", 0, "at most this many messages per hour, 0 for no limit (env DIGEST_MAX_PER_HOUR)")
 	f.BoolVar(&retryDeferred, "retry-deferred", false, "also retry the edition's deferred deliveries")
 	f.BoolVar(&retryFailed, "retry-failed", false, "also retry the edition's failed deliveries (after fixing a relay-side refusal)")
+	f.BoolVar(&retryUnknown, "retry-unknown", false, "also send again the deliveries of unknown outcome (the relay may have taken them: check first)")
+	f.BoolVar(&wait, "wait", false, "when another process is sending the list, wait for it to end instead of exiting 1")
+	f.BoolVar(&asJSON, "json", false, "print the summary as one JSON document (the other lines go to standard error)")
 	f.BoolVar(&allowInsecure, "allow-insecure-links", false, "send through a real relay with an http or loopback base URL (a local relay such as Mailpit)")
 	return cmd
+}
+
+// holdList takes the list's send lease before the edition is built, so
+// that a second send neither builds nor sends while the first runs: it
+// exits with one line naming the holder, or with wait waits for it.
+func (a *App) holdList(listName string, wait bool) (*lease.Held, error) {
+	subs, err := a.subscribers()
+	if err != nil {
+		return nil, err
+	}
+	list, err := subs.GetList(a.ctx, listName)
+	if err != nil {
+		return nil, err
+	}
+	return delivery.HoldList(a.ctx, a.db, list, delivery.LeaseNote(digest.Edition{}, list), 0, wait, func(busy error) {
+		fmt.Fprintf(a.stderr, "waiting: %v\n", strings.Replace(busy.Error(), "; run send again after it ends", "", 1))
+	})
 }
 
 // transport picks SMTP when configured and the outbox otherwise.
@@ -124,7 +196,7 @@ func (a *App) edition(listName, date string, force bool) (subscribers.List, dige
 	if sel != nil {
 		verb = "built"
 	}
-	a.printf("%s edition %d of %s for %s: %d stories\n  subject: %s\n", verb, ed.ID, list.Name, ed.Date, len(ed.StoryIDs), ed.Subject)
+	a.printf("%s edition %d of %s for %s: %s\n  subject: %s\n", verb, ed.ID, list.Name, ed.Date, plural(len(ed.StoryIDs), "story"), ed.Subject)
 	if sel != nil {
 		a.reportLeftOut(*sel)
 	}
@@ -135,6 +207,9 @@ func (a *App) edition(listName, date string, force bool) (subscribers.List, dige
 type sendOptions struct {
 	retryDeferred bool
 	retryFailed   bool
+	retryUnknown  bool
+	// lease is the list's send lease when the caller holds it already.
+	lease *lease.Held
 }
 
 // deliver runs the delivery engine with the configured settings.
@@ -156,9 +231,10 @@ func (a *App) deliverWith(t delivery.Transport, ed digest.Edition, list subscrib
 }
 
 // sender is the delivery engine with the configured settings, the same
-// for digest send and digest serve.
+// for digest send and digest serve. It opens the store itself rather than
+// relying on an earlier call having done so.
 func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format string, args ...any)) (*delivery.Sender, error) {
-	subs, err := a.subscribers()
+	db, err := a.store()
 	if err != nil {
 		return nil, err
 	}
@@ -166,28 +242,60 @@ func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format strin
 	if err != nil {
 		return nil, err
 	}
-	bounceLimit := a.cfg.BounceLimit
-	if bounceLimit == 0 {
-		bounceLimit = -1 // 0 in the configuration: never mark bounced
-	}
 	return &delivery.Sender{
-		DB: a.db, Subs: subs, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now, Logf: logf,
+		DB: db, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now, Logf: logf,
 		Concurrency: a.cfg.Concurrency, Rate: a.cfg.Rate, MaxPerHour: a.cfg.MaxPerHour,
-		RetryDeferred: o.retryDeferred, RetryFailed: o.retryFailed, BounceLimit: bounceLimit, DKIM: dkim, LedgerSync: a.cfg.LedgerSync,
+		RetryDeferred: o.retryDeferred, RetryFailed: o.retryFailed, RetryUnknown: o.retryUnknown, BounceLimit: a.cfg.BounceLimit, DKIM: dkim, LedgerSync: a.cfg.LedgerSync,
+		Lease: o.lease,
 	}, nil
+}
+
+// sendJSON is send --json: what the run did, with the edition it sent.
+type sendJSON struct {
+	List           string  `json:"list"`
+	Edition        int64   `json:"edition,omitempty"`
+	Date           string  `json:"date,omitempty"`
+	Subject        string  `json:"subject,omitempty"`
+	NothingNew     bool    `json:"nothing_new"`
+	Sent           int     `json:"sent"`
+	AlreadySent    int     `json:"already_sent"`
+	Deferred       int     `json:"deferred"`
+	Failed         int     `json:"failed"`
+	Unknown        int     `json:"unknown"`
+	UnknownBefore  int     `json:"unknown_before"`
+	Left           int     `json:"left"`
+	FailedBefore   int     `json:"failed_before"`
+	DeferredBefore int     `json:"deferred_before"`
+	Retries        int     `json:"retries"`
+	Bounced        int     `json:"bounced"`
+	DurationMS     int64   `json:"duration_ms"`
+	Rate           float64 `json:"rate"`
+}
+
+func newSendJSON(list subscribers.List, ed digest.Edition, s delivery.Summary) sendJSON {
+	return sendJSON{
+		List: list.Name, Edition: ed.ID, Date: ed.Date, Subject: ed.Subject,
+		Sent: s.Sent, AlreadySent: s.Already, Deferred: s.Deferred, Failed: s.Failed,
+		Unknown: s.Unknown, UnknownBefore: s.UnknownBefore, Left: s.Left,
+		FailedBefore: s.FailedBefore, DeferredBefore: s.DeferredBefore, Retries: s.Retries, Bounced: s.Bounced,
+		DurationMS: s.Duration.Milliseconds(), Rate: s.Rate(),
+	}
 }
 
 // printSummary prints the line scripts and tests read, then what else
 // the run did, if anything.
 func (a *App) printSummary(s delivery.Summary) {
-	a.printf("sent %d, already sent %d, deferred %d, failed %d in %s (%.0f msg/s)\n",
-		s.Sent, s.Already, s.Deferred, s.Failed, s.Duration.Round(time.Millisecond), s.Rate())
+	a.printf("sent %d, already sent %d, deferred %d, failed %d, unknown %d in %s (%.0f msg/s)\n",
+		s.Sent, s.Already, s.Deferred, s.Failed, s.Unknown, s.Duration.Round(time.Millisecond), s.Rate())
 	var more []string
 	if s.Retries > 0 {
-		more = append(more, fmt.Sprintf("%d temporary failures retried", s.Retries))
+		more = append(more, plural(s.Retries, "temporary failure")+" retried")
 	}
 	if s.Bounced > 0 {
-		more = append(more, fmt.Sprintf("%d subscribers marked bounced", s.Bounced))
+		more = append(more, plural(s.Bounced, "subscriber")+" marked bounced")
+	}
+	if s.Left > 0 {
+		more = append(more, plural(s.Left, "member")+" left the list during the run and "+wasWere(s.Left)+" not sent to")
 	}
 	if s.FailedBefore > 0 {
 		more = append(more, fmt.Sprintf("%d failed in an earlier run", s.FailedBefore))
@@ -195,10 +303,19 @@ func (a *App) printSummary(s delivery.Summary) {
 	if s.DeferredBefore > 0 {
 		more = append(more, fmt.Sprintf("%d deferred in an earlier run, left for send --retry-deferred", s.DeferredBefore))
 	}
+	if s.UnknownBefore > 0 {
+		more = append(more, fmt.Sprintf("%d of unknown outcome in an earlier run, left for send --retry-unknown", s.UnknownBefore))
+	}
 	if len(more) > 0 {
 		a.printf("  %s\n", strings.Join(more, "; "))
 	}
 	if s.Deferred > 0 {
-		a.printf("  %d deliveries are deferred: run digest send --retry-deferred later (digest deliveries --status deferred lists them)\n", s.Deferred)
+		a.printf("  %s %s deferred: run digest send --retry-deferred later (digest deliveries --status deferred lists them)\n", plural(s.Deferred, "delivery"), isAre(s.Deferred))
+	}
+	if s.Failed > 0 {
+		a.printf("  %s failed permanently: digest deliveries --status failed shows the replies; after fixing a relay-side refusal run digest send --retry-failed\n", plural(s.Failed, "delivery"))
+	}
+	if s.Unknown > 0 {
+		a.printf("  %s %s an unknown outcome (the relay did not answer after the message was sent, it may have delivered them): check with the relay, then run digest send --retry-unknown to send them again (digest deliveries --status unknown lists them)\n", plural(s.Unknown, "delivery"), hasHave(s.Unknown))
 	}
 }

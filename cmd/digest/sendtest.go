@@ -75,7 +75,7 @@ func (a *App) sendTest(to, listName, date string) error {
 	if err != nil {
 		return err
 	}
-	a.printf("%d test messages sent; nothing recorded, the real send still reaches every subscriber\n", len(rcpts))
+	a.printf("%s sent; nothing recorded, the real send still reaches every subscriber\n", plural(len(rcpts), "test message"))
 	return nil
 }
 

@@ -12,18 +12,20 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/newsroom/digest/config"
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/feeds"
 	"github.com/newsroom/digest/metrics"
 	"github.com/newsroom/digest/scheduler"
+	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
+	"github.com/newsroom/digest/tokens"
 	"github.com/newsroom/digest/web"
 )
 
 // serveOptions are serve's flags that map to no configuration field.
 type serveOptions struct {
-	reload, leaseTTL  time.Duration
-	logLevel          string
 	trustForwardedFor bool
 	allowInsecure     bool
 }
@@ -36,6 +38,8 @@ func (a *App) serveCommand() *cobra.Command {
 		Long: `Send each list's digest on its schedule (a cron expression in the list's time
 zone) and answer subscribers' clicks: one-click unsubscribe at /u/TOKEN, the web
 archive at /archive/LIST, and /healthz and /metrics for the operator.
+Every feed (digest feeds add) is polled on its own schedule, and a CMS may
+push stories to POST /api/stories with a token from digest tokens create.
 
 One edition goes out per list per local date. Several serve processes may run on
 one database: a lease in the database lets exactly one of them send. A fire
@@ -50,48 +54,48 @@ in flight (the rest resume at the next start), and exits 0.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runServe(o) },
 	}
 	f := cmd.Flags()
-	f.String("http", "", "listen address of the web endpoints (default 127.0.0.1:8080; env DIGEST_HTTP)")
+	// The settings flags are strings with no pflag default: config
+	// holds the defaults and parses the values (see flagSettings).
+	f.String("http", "", "listen address of the web endpoints (default "+config.DefaultHTTP+"; env DIGEST_HTTP)")
 	f.String("log-format", "", "log format: text or json (default text; env DIGEST_LOG_FORMAT)")
-	f.String("grace", "", "how late a missed fire is still sent, e.g. 3h; 0 never catches up (default 3h; env DIGEST_CATCH_UP_GRACE)")
+	f.String("log-level", "", "least severe log level shown: debug, info, warn or error (default info; env DIGEST_LOG_LEVEL)")
+	f.String("grace", "", "how late a missed fire is still sent, e.g. 3h; 0 never catches up (default "+shortDuration(scheduler.DefaultGrace)+"; env DIGEST_CATCH_UP_GRACE)")
+	f.String("reload", "", "how often lists are reread and missed fires checked, at least 1s (default "+shortDuration(scheduler.DefaultReload)+"; env DIGEST_RELOAD)")
+	f.String("lease-ttl", "", "length of the sending lease, at least 3s; a standby takes over this long after the sender dies (default "+shortDuration(scheduler.DefaultLeaseTTL)+"; env DIGEST_LEASE_TTL)")
 	f.String("smtp", "", "SMTP URL, e.g. smtp://user:pass@host:587 (env DIGEST_SMTP_URL)")
 	f.String("outbox", "", "folder for .eml files when no SMTP URL is set (default ./outbox)")
-	f.StringVar(&o.logLevel, "log-level", "info", "least severe log level shown: debug, info, warn or error")
-	f.DurationVar(&o.reload, "reload", scheduler.DefaultReload, "how often lists are reread and missed fires checked")
-	f.DurationVar(&o.leaseTTL, "lease-ttl", scheduler.DefaultLeaseTTL, "length of the sending lease; a standby takes over this long after the sender dies")
 	f.BoolVar(&o.trustForwardedFor, "trust-forwarded-for", false, "rate-limit clients by the last X-Forwarded-For address (only behind a reverse proxy that sets it)")
 	f.BoolVar(&o.allowInsecure, "allow-insecure-links", false, "send through a real relay with an http or loopback base URL (a local relay such as Mailpit)")
 	return cmd
 }
 
-// serveLogger builds the slog logger serve writes to standard error.
-func (a *App) serveLogger(format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, usagef("log level %q is not one of debug, info, warn, error", level)
+// shortDuration writes 3h0m0s as 3h and 1m0s as 1m, for help texts.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
 	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch strings.ToLower(format) {
-	case "text", "":
-		return slog.New(slog.NewTextHandler(a.stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(a.stderr, opts)), nil
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
 	}
-	return nil, usagef("log format %q is not text or json: set --log-format or DIGEST_LOG_FORMAT", format)
+	return s
+}
+
+// serveLogger builds the slog logger serve writes to standard error, in
+// the format and level config.Validate has checked.
+func (a *App) serveLogger() *slog.Logger {
+	opts := &slog.HandlerOptions{Level: a.cfg.Level()}
+	if strings.EqualFold(a.cfg.LogFormat, "json") {
+		return slog.New(slog.NewJSONHandler(a.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, opts))
 }
 
 func (a *App) runServe(o serveOptions) error {
-	logger, err := a.serveLogger(a.cfg.LogFormat, o.logLevel)
-	if err != nil {
-		return err
-	}
-	grace, err := time.ParseDuration(a.cfg.CatchUpGrace)
-	if err != nil || grace < 0 {
-		return usagef("grace %q is not a duration like 3h or 90m: set --grace or DIGEST_CATCH_UP_GRACE", a.cfg.CatchUpGrace)
-	}
-	if o.reload < time.Second || o.leaseTTL < 3*time.Second {
-		return usagef("--reload must be at least 1s and --lease-ttl at least 3s")
-	}
-	transport, err := a.transport() // a bad SMTP URL is a usage error now, not at 6 am
+	// The settings (listen address, log format and level, grace, reload,
+	// lease, SMTP URL) were checked by config.Validate before this ran.
+	logger := a.serveLogger()
+	transport, err := a.transport() // to say where mail goes; its URL is already checked
 	if err != nil {
 		return err
 	}
@@ -126,12 +130,18 @@ func (a *App) runServe(o serveOptions) error {
 		DB: db, Subs: subs, Editions: eds, Composer: a.composer(),
 		Deliver: a.serveDeliver(logger),
 		Metrics: m, Logger: logger, Now: a.now,
-		Grace: grace, Reload: o.reload, LeaseTTL: o.leaseTTL,
+		Grace: a.cfg.CatchUpGrace, Reload: a.cfg.Reload, LeaseTTL: a.cfg.LeaseTTL,
 	}
 	site := &web.Server{
 		Subs: subs, Editions: eds, Metrics: m, Logger: logger.With("component", "http"),
 		Sending: sched.Leader, TrustForwardedFor: o.trustForwardedFor, Brand: a.composer().Brand,
+		Journal: &subscribers.Journal{Path: subscribers.JournalPath(db.Path)},
+		API:     &web.API{Stories: &stories.Store{DB: db, Now: a.now}, Tokens: &tokens.Store{DB: db, Now: a.now}},
 	}
+	// Every feed is polled on its own schedule; feeds added meanwhile are
+	// picked up within --reload.
+	poller := &feeds.Poller{Feeds: &feeds.Store{DB: db, Now: a.now}, Fetcher: a.feedFetcher(),
+		Logger: logger.With("component", "feeds"), Check: a.cfg.Reload}
 	srv := web.HTTPServer(site.Handler(), logger)
 
 	ctx, cancel := context.WithCancel(a.ctx)
@@ -147,8 +157,12 @@ func (a *App) runServe(o serveOptions) error {
 	if !strings.HasPrefix(a.cfg.BaseURL, "https://") {
 		logger.Warn("the base URL is not https: messages carry no List-Unsubscribe-Post header, so mailbox providers offer no one-click unsubscribe; set --base-url or DIGEST_BASE_URL to the public https address", "base_url", a.cfg.BaseURL)
 	}
+	go site.KeepJournal(ctx, 2*time.Second)
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- sched.Run(ctx) }()
+	pollDone := make(chan error, 1)
+	go func() { pollDone <- poller.Run(ctx) }()
+	defer func() { <-pollDone }()
 
 	var runErr error
 	select {
@@ -197,6 +211,12 @@ func (a *App) serveDeliver(logger *slog.Logger) scheduler.DeliverFunc {
 		})
 		if err != nil {
 			return delivery.Summary{}, err
+		}
+		// A digest send of the list holds its send lease: wait for it to
+		// end, then send to whoever it left out.
+		s.WaitLease = true
+		s.OnLeaseWait = func(busy error) {
+			logger.Info("waiting for another process to finish sending the list", "list", list.Name, "holder", busy.Error())
 		}
 		return s.Send(ctx, ed, list)
 	}

@@ -50,11 +50,32 @@ func TestServeBadSettings(t *testing.T) {
 		{[]string{"serve", "--log-level", "loud"}, "log level"},
 		{[]string{"serve", "--smtp", "http://mail.example.com"}, "scheme"},
 		{[]string{"serve", "--reload", "1ms"}, "--reload must be at least 1s"},
+		{[]string{"serve", "--reload", "often"}, `reload "often" is not a duration`},
+		{[]string{"serve", "--lease-ttl", "1s"}, "--lease-ttl must be at least 3s"},
+		{[]string{"serve", "--http", "localhost"}, "is not HOST:PORT"},
 	}
 	for _, tt := range tests {
 		_, errs, code := c.run(tt.args...)
 		if code != 2 || !strings.Contains(errs, tt.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tt.args, code, errs, tt.want)
+		}
+	}
+	// The same settings from the environment, checked before any work:
+	// serve's, and the sending ones that every command shares.
+	for env, want := range map[string]string{
+		"DIGEST_LOG_LEVEL": "log level",
+		"DIGEST_RELOAD":    `reload "soon" is not a duration`,
+		"DIGEST_LEASE_TTL": `lease ttl "soon" is not a duration`,
+		"DIGEST_SMTP_URL":  "scheme",
+	} {
+		c.env[env] = "soon"
+		if env == "DIGEST_SMTP_URL" {
+			c.env[env] = "http://mail.example.com"
+		}
+		_, errs, code := c.run("serve")
+		delete(c.env, env)
+		if code != 2 || !strings.Contains(errs, want) {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and %q", env, code, errs, want)
 		}
 	}
 }

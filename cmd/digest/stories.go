@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -66,9 +68,9 @@ func withDefaultTime(st stories.Story, now time.Time) *stories.Story {
 }
 
 func (a *App) storiesImportCommand() *cobra.Command {
-	var skipBad bool
+	var skipBad, asJSON bool
 	cmd := &cobra.Command{
-		Use:   "import FILE [--skip-bad]",
+		Use:   "import FILE [--skip-bad] [--json]",
 		Short: "Import stories from JSON: an array, or one object per line",
 		Long: `Import stories from a JSON file: either one array of objects or one object per
 line, with the fields section, title, url, teaser, published_at (RFC 3339 or
@@ -99,9 +101,21 @@ and lists the bad ones. Use - to read standard input.`,
 			for _, le := range res.Bad {
 				fmt.Fprintf(a.stderr, "skipped %s\n", le)
 			}
-			a.printf("imported %d stories from %s", len(res.Stories), args[0])
+			if asJSON {
+				bad := []string{}
+				for _, le := range res.Bad {
+					bad = append(bad, le.Error())
+				}
+				return writeJSON(a.stdout, struct {
+					File     string         `json:"file"`
+					Imported int            `json:"imported"`
+					Skipped  []string       `json:"skipped"`
+					Ignored  map[string]int `json:"ignored_fields"`
+				}{args[0], len(res.Stories), bad, res.Ignored})
+			}
+			a.printf("imported %s from %s", plural(len(res.Stories), "story"), args[0])
 			if len(res.Bad) > 0 {
-				a.printf(", skipped %d bad lines", len(res.Bad))
+				a.printf(", skipped %s", plural(len(res.Bad), "bad line"))
 			}
 			a.printf("\n")
 			if sum := res.IgnoredSummary(); sum != "" {
@@ -111,6 +125,7 @@ and lists the bad ones. Use - to read standard input.`,
 		},
 	}
 	cmd.Flags().BoolVar(&skipBad, "skip-bad", false, "import the good lines and list the bad ones instead of importing nothing")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	return cmd
 }
 
@@ -165,30 +180,37 @@ func printListing[T any](a *App, asJSON bool, header string, each func(func(T) e
 }
 
 // streamJSON writes a JSON array element by element, so a long listing
-// never sits in memory whole.
-func streamJSON(w interface{ Write([]byte) (int, error) }, each func(emit func(any) error) error) error {
-	if _, err := w.Write([]byte("[")); err != nil {
-		return err
-	}
+// never sits in memory whole. Every listing has this one form: "[", one
+// compact object per line indented by two spaces, "]" ("[]" when empty);
+// a valid document for jq and a line per row for grep. Like every JSON
+// digest prints, it keeps <, > and & as they are (no \u003c).
+func streamJSON(w io.Writer, each func(emit func(any) error) error) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
 	first := true
 	err := each(func(v any) error {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		sep := ",\n"
+		buf.Reset()
 		if first {
-			sep, first = "\n", false
+			buf.WriteString("[\n  ")
+			first = false
+		} else {
+			buf.WriteString(",\n  ")
 		}
-		if _, err := w.Write([]byte(sep)); err != nil {
+		if err := enc.Encode(v); err != nil {
 			return err
 		}
-		_, err = w.Write(b)
+		buf.Truncate(buf.Len() - 1) // Encode's newline
+		_, err := w.Write(buf.Bytes())
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	_, err = w.Write([]byte("\n]\n"))
+	end := "\n]\n"
+	if first {
+		end = "[]\n"
+	}
+	_, err = io.WriteString(w, end)
 	return err
 }

@@ -47,22 +47,45 @@ func (a *App) subscribersAddCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// What they were on before tells what the add changed.
+			before := map[string]string{}
+			d, err := s.Show(a.ctx, args[0], 0)
+			switch {
+			case err == nil:
+				for _, m := range d.Memberships {
+					before[m.List] = m.Status
+				}
+			case !errors.Is(err, subscribers.ErrUnknownSubscriber):
+				return err
+			}
 			sub, err := s.Add(a.ctx, args[0], name, lists...)
 			if err != nil {
 				return err
 			}
-			a.printf("subscriber %s added to %s\n", sub.Email, strings.Join(lists, ", "))
-			// Adding is not consent again: say so when it changed nothing.
-			d, err := s.Show(a.ctx, sub.Email, 0)
-			if err != nil {
-				return err
-			}
-			for _, m := range d.Memberships {
-				for _, l := range lists {
-					if m.List == l && m.Status != subscribers.StatusActive {
-						a.printf("note: %s is %s on %s and stays so; if they asked to come back: digest subscribers resubscribe %s --list %s\n", sub.Email, m.Status, l, sub.Email, l)
-					}
+			var added, already []string
+			for _, l := range lists {
+				switch status, ok := before[l]; {
+				case !ok:
+					added = append(added, l)
+				case status == subscribers.StatusActive:
+					already = append(already, l)
+				default:
+					// Adding is not consent again.
+					a.printf("%s is %s on %s and stays so; if they asked to come back: digest subscribers resubscribe %s --list %s\n", sub.Email, status, l, sub.Email, l)
 				}
+			}
+			if len(added) > 0 {
+				what := "subscriber"
+				if d.ID != 0 {
+					what = "existing subscriber"
+				}
+				a.printf("%s %s added to %s\n", what, sub.Email, strings.Join(added, ", "))
+			}
+			if len(already) > 0 {
+				a.printf("%s is already on %s\n", sub.Email, strings.Join(already, ", "))
+			}
+			if d.ID != 0 && sub.Name != d.Name {
+				a.printf("name of %s set to %q\n", sub.Email, sub.Name)
 			}
 			return nil
 		},
@@ -94,7 +117,7 @@ outbox) are not touched.`,
 			if err != nil {
 				return err
 			}
-			a.printf("removed %s: erased %d memberships and %d deliveries\n", e.Email, e.Memberships, e.Deliveries)
+			a.printf("removed %s: erased %s and %s\n", e.Email, plural(e.Memberships, "membership"), plural(e.Deliveries, "delivery"))
 			return nil
 		},
 	}
@@ -320,7 +343,7 @@ func (a *App) subscribersCountCommand() *cobra.Command {
 				return err
 			}
 			if list == "" {
-				a.printf("%d subscribers in all\n", t.People)
+				a.printf("%s in all\n", plural(t.People, "subscriber"))
 			}
 			return nil
 		},
@@ -386,7 +409,11 @@ real import would give.`,
 			}
 			a.printf("%s\n", counts(sum))
 			if sum.Duplicates > 0 {
-				a.printf("%d rows repeated an earlier address of the file and were merged into it\n", sum.Duplicates)
+				if sum.Duplicates == 1 {
+					a.printf("1 row repeated an earlier address of the file and was merged into it\n")
+				} else {
+					a.printf("%d rows repeated an earlier address of the file and were merged into it\n", sum.Duplicates)
+				}
 			}
 			if sum.Rejected > 0 && reported > 0 {
 				a.printf("the rejected rows are listed on standard error, with their line numbers\n")

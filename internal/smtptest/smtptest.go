@@ -100,6 +100,10 @@ type Server struct {
 	DataHook func(m Message) error
 	// Delay is added before each reply to DATA.
 	Delay time.Duration
+	// LineLimit, when set, refuses a message that has a line longer than
+	// that many characters (CRLF excluded) with "554 5.6.0 too long a
+	// line", as relays enforcing RFC 5322's 998 do.
+	LineLimit int
 
 	srv      *smtp.Server
 	mu       sync.Mutex
@@ -344,7 +348,8 @@ func (x *session) Mail(from string, _ *smtp.MailOptions) error {
 		return ErrDrop
 	}
 	if x.srv.Username != "" && !x.authed {
-		return smtp.ErrAuthRequired
+		// RFC 4954 6: what relays answer to mail before a login.
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
 	}
 	x.slow()
 	if h := x.srv.MailHook; h != nil {
@@ -406,6 +411,14 @@ func (x *session) Data(r io.Reader) error {
 	}
 	x.msg.Data = buf.Bytes()
 	_, x.msg.TLS = x.conn.TLSConnectionState()
+	if n := x.srv.LineLimit; n > 0 {
+		for _, line := range bytes.Split(x.msg.Data, []byte("\r\n")) {
+			if len(line) > n {
+				x.srv.count(554)
+				return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: fmt.Sprintf("too long a line (%d characters, at most %d)", len(line), n)}
+			}
+		}
+	}
 	x.slow()
 	if x.srv.Delay > 0 {
 		time.Sleep(x.srv.Delay)

@@ -1,7 +1,7 @@
 -- Issue 10: nothing an editor sets up is silently lost.
 --
--- A story may carry a picture and a byline from the CMS export.
-ALTER TABLE stories ADD COLUMN image TEXT NOT NULL DEFAULT '';
+-- A story may carry a byline from the CMS export (its picture goes to
+-- stories.image, which migration 0020 adds for feeds and imports alike).
 ALTER TABLE stories ADD COLUMN byline TEXT NOT NULL DEFAULT '';
 
 -- A story stays eligible for a list's editions until it is older than the

@@ -1,12 +1,13 @@
-package scheduler
+package schedule
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestParseSchedule(t *testing.T) {
+func TestParse(t *testing.T) {
 	tests := []struct {
 		expr, zone string
 		seconds    bool
@@ -22,13 +23,15 @@ func TestParseSchedule(t *testing.T) {
 		{"0 6 * * * *", "UTC", false, "not a five-field cron expression"},
 		{"", "UTC", false, "empty schedule"},
 		{"0 6 * * *", "Mars/Base", false, "not an IANA zone name"},
-		{"0 6 * * *", "Local", false, "not an IANA zone name"},
+		{"0 6 * * *", "Local", false, "depends on the machine"},
 		{"TZ=UTC", "UTC", false, "names a time zone"},
 		{"CRON_TZ=Europe/Paris 0 6 * * *", "UTC", false, "names a time zone"},
 		{"@every 1h", "UTC", false, "is an interval"},
+		{"@every 5m", "UTC", false, "one edition per local date"},
+		{strings.Repeat("1,", 60) + "0 6 * * *", "UTC", false, "characters long"},
 	}
 	for _, tt := range tests {
-		_, err := ParseSchedule(tt.expr, tt.zone, tt.seconds)
+		_, err := parseFor(tt.expr, tt.zone, tt.seconds)
 		switch {
 		case tt.err == "" && err != nil:
 			t.Errorf("%q in %q: %v", tt.expr, tt.zone, err)
@@ -38,8 +41,27 @@ func TestParseSchedule(t *testing.T) {
 	}
 }
 
+func parseFor(expr, zone string, seconds bool) (Schedule, error) {
+	if seconds {
+		return ParseWithSeconds(expr, zone)
+	}
+	return Parse(expr, zone)
+}
+
+func TestNormalize(t *testing.T) {
+	if got, err := Normalize("  30  7 * *   1-5 "); err != nil || got != "30 7 * * 1-5" {
+		t.Errorf("Normalize: %q, %v; want \"30 7 * * 1-5\"", got, err)
+	}
+	// What the CLI stores is what the daemon parses: the same refusals.
+	for _, expr := range []string{"@every 5m", "0 0 6 * * *", "TZ=UTC 0 6 * * *", ""} {
+		if _, err := Normalize(expr); err == nil {
+			t.Errorf("Normalize(%q) accepted a schedule the daemon refuses", expr)
+		}
+	}
+}
+
 func TestNextKeepsTheListZone(t *testing.T) {
-	s, err := ParseSchedule("0 6 * * *", "Europe/Berlin", false)
+	s, err := Parse("0 6 * * *", "Europe/Berlin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,24 +101,35 @@ func TestSpringGapFiresOnce(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		s, err := ParseSchedule(tt.expr, tt.zone, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		at := tt.from
-		for i, want := range tt.want {
-			at = s.Next(at)
-			if !at.Equal(want) {
-				t.Errorf("%s %q fire %d: %s, want %s", tt.zone, tt.expr, i+1, at.UTC(), want)
-				break
-			}
+		s := mustParse(t, tt.expr, tt.zone)
+		checkSteps(t, fmt.Sprintf("%s %q fire", tt.zone, tt.expr), s.Next, tt.from, tt.want)
+	}
+}
+
+func mustParse(t *testing.T, expr, zone string) Schedule {
+	t.Helper()
+	s, err := Parse(expr, zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// checkSteps applies step from from, once per wanted time.
+func checkSteps(t *testing.T, what string, step func(time.Time) time.Time, from time.Time, want []time.Time) {
+	t.Helper()
+	at := from
+	for i, w := range want {
+		if at = step(at); !at.Equal(w) {
+			t.Errorf("%s %d: %s, want %s", what, i+1, at.UTC(), w)
+			return
 		}
 	}
 }
 
 func TestLatest(t *testing.T) {
-	daily, _ := ParseSchedule("0 6 * * *", "UTC", false)
-	everySecond, _ := ParseSchedule("* * * * * *", "UTC", true)
+	daily, _ := Parse("0 6 * * *", "UTC")
+	everySecond, _ := ParseWithSeconds("* * * * * *", "UTC")
 	now := time.Date(2026, 11, 27, 9, 15, 30, 500, time.UTC)
 	tests := []struct {
 		name     string
@@ -115,5 +148,49 @@ func TestLatest(t *testing.T) {
 		if got := tt.s.Latest(tt.now, tt.lookback); !got.Equal(tt.want) {
 			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
 		}
+	}
+}
+
+// NextEdition is the first fire of a local date: later fires on a date
+// already served send nothing, so they are never the next run.
+func TestNextEdition(t *testing.T) {
+	utc := func(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, time.UTC) }
+	tests := []struct {
+		name, zone, expr string
+		from             time.Time
+		want             []time.Time
+	}{
+		{"twice a day sends at the first", "UTC", "0 6,18 * * *", utc(2026, 11, 27, 5, 0), []time.Time{
+			utc(2026, 11, 27, 6, 0), utc(2026, 11, 28, 6, 0), utc(2026, 11, 29, 6, 0),
+		}},
+		{"between the two fires of a date", "UTC", "0 6,18 * * *", utc(2026, 11, 27, 12, 0), []time.Time{
+			utc(2026, 11, 28, 6, 0),
+		}},
+		{"every minute", "UTC", "* * * * *", utc(2026, 11, 27, 12, 0), []time.Time{
+			utc(2026, 11, 28, 0, 0), utc(2026, 11, 29, 0, 0),
+		}},
+		// 7 November 2027, New York: 01:30 comes twice (EDT, then EST);
+		// the second is not an edition.
+		{"autumn repeated hour", "America/New_York", "30 1 * * *", utc(2027, 11, 6, 12, 0), []time.Time{
+			utc(2027, 11, 7, 5, 30), // 01:30 EDT
+			utc(2027, 11, 8, 6, 30), // 01:30 EST the next day
+		}},
+		{"inside the repeated hour", "America/New_York", "30 1 * * *", utc(2027, 11, 7, 5, 45), []time.Time{
+			utc(2027, 11, 8, 6, 30),
+		}},
+		// 14 March 2027, New York: 02:30 does not exist; 03:00 EDT sends.
+		{"spring gap", "America/New_York", "30 2 * * *", utc(2027, 3, 13, 12, 0), []time.Time{
+			utc(2027, 3, 14, 7, 0), utc(2027, 3, 15, 6, 30),
+		}},
+		// Berlin, 28 March 2027, twice a day across the jump.
+		{"twice a day over the spring gap", "Europe/Berlin", "30 2,20 * * *", utc(2027, 3, 27, 12, 0), []time.Time{
+			utc(2027, 3, 28, 1, 0),  // 03:00 CEST, the gap's fire
+			utc(2027, 3, 29, 0, 30), // 02:30 CEST
+		}},
+		{"never", "UTC", "0 6 31 2 *", utc(2026, 1, 1, 0, 0), []time.Time{{}}},
+	}
+	for _, tt := range tests {
+		s := mustParse(t, tt.expr, tt.zone)
+		checkSteps(t, tt.name+": edition", s.NextEdition, tt.from, tt.want)
 	}
 }
