@@ -55,9 +55,9 @@ func (s Section) DisplayName() string {
 	return AutoTitle(s.Name)
 }
 
-// TitleAutomatic reports whether the displayed title is made from the
-// name because no editor set one.
-func (s Section) TitleAutomatic() bool { return s.Title == "" }
+// TitleAutomatic reports whether the displayed title was made from a
+// slug name (see AutoTitle) because no editor set one.
+func (s Section) TitleAutomatic() bool { return s.Title == "" && AutoTitle(s.Name) != s.Name }
 
 // AutoTitle makes a readable title from a section name that an import or
 // a feed created as a slug: "weather" is shown "Weather", "rest-of-asia"
