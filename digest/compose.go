@@ -11,6 +11,7 @@ import (
 	"github.com/matcornic/hermes/v2"
 
 	"github.com/newsroom/digest/internal/oneline"
+	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/templates"
 )
 
@@ -111,6 +112,10 @@ func (c Composer) email(sel Selection, subject, pre string) hermes.Email {
 	if accent == "" {
 		accent = templates.DefaultBrand.Accent
 	}
+	brandName := c.Brand.Name
+	if brandName == "" {
+		brandName = templates.DefaultBrand.Name
+	}
 	lang := sel.List.Language
 	if lang == "" {
 		lang = "en"
@@ -123,6 +128,10 @@ func (c Composer) email(sel Selection, subject, pre string) hermes.Email {
 		{Key: templates.MetaPostal, Value: sel.List.PostalAddress},
 		{Key: templates.MetaLang, Value: lang},
 		{Key: templates.MetaAccent, Value: accent},
+		{Key: metaBrandName, Value: brandName},
+	}
+	if c.Brand.Link != "" {
+		meta = append(meta, hermes.Entry{Key: metaBrandLink, Value: c.Brand.Link})
 	}
 	if c.BaseURL != "" {
 		meta = append(meta, hermes.Entry{Key: templates.MetaArchiveURL, Value: ArchiveURL(c.BaseURL, sel.List.Name, sel.Date)})
@@ -134,11 +143,7 @@ func (c Composer) email(sel Selection, subject, pre string) hermes.Email {
 	for _, b := range sel.Blocks {
 		rows = append(rows, row(templates.KindSection, b.Section.DisplayName(), "", "", "", ""))
 		for _, st := range b.Stories {
-			r := row(templates.KindStory, st.Section, st.Title, st.URL, Truncate(st.Teaser, TeaserLength), "")
-			if img, ok := sel.Images[st.ID]; ok && img.URL != "" {
-				r = append(r, hermes.Entry{Key: templates.ColImage, Value: img.URL})
-			}
-			rows = append(rows, r)
+			rows = append(rows, withStory(row(templates.KindStory, st.Section, st.Title, st.URL, Truncate(st.Teaser, TeaserLength), ""), st, sel.Images))
 		}
 	}
 	for _, st := range sel.More {
@@ -152,6 +157,34 @@ func (c Composer) email(sel Selection, subject, pre string) hermes.Email {
 		Greeting:  " ",
 		Signature: " ",
 	}}
+}
+
+// Keys the theme reads beside the templates package's: the brand in the
+// dictionary (hermes.Product carries them too, as .Hermes.Product.Name
+// and .Link), and a lead story's byline in its row (its picture is
+// templates.ColImage). A key is absent when its value is empty, so the
+// theme tests for it with if.
+const (
+	metaBrandName = "brand_name"
+	metaBrandLink = "brand_link"
+	colByline     = "byline"
+)
+
+// withStory adds the lead story's optional picture (sel.Images first,
+// then the stored one; its alt text is the title, already in the row)
+// and byline.
+func withStory(r []hermes.Entry, st stories.Story, images map[int64]Image) []hermes.Entry {
+	img := st.Image
+	if i, ok := images[st.ID]; ok && i.URL != "" {
+		img = i.URL
+	}
+	if img != "" {
+		r = append(r, hermes.Entry{Key: templates.ColImage, Value: img})
+	}
+	if st.Byline != "" {
+		r = append(r, hermes.Entry{Key: colByline, Value: st.Byline})
+	}
+	return r
 }
 
 func row(kind, section, title, link, teaser, date string) []hermes.Entry {

@@ -33,7 +33,7 @@ type env struct {
 	list    subscribers.List
 }
 
-func newEnv(t *testing.T, now time.Time) *env {
+func newEnv(t testing.TB, now time.Time) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "digest.db"))
@@ -50,13 +50,17 @@ func newEnv(t *testing.T, now time.Time) *env {
 	return &env{ctx: ctx, db: db, clock: c, stories: &stories.Store{DB: db, Now: c.Now}, eds: &digest.Editions{DB: db, Now: c.Now}, list: list}
 }
 
-// add stores a story published ago before the clock's time.
+// add stores a story published ago before the clock's time, stored when
+// it was published (as a feed polled at once would store it).
 func (e *env) add(t *testing.T, section, title string, ago time.Duration, score float64) int64 {
 	t.Helper()
 	st := stories.Story{Section: section, Title: title, URL: "https://news.example.com/" + strings.ReplaceAll(strings.ToLower(title), " ", "-"),
 		Teaser: "Teaser of " + title, PublishedAt: e.clock.t.Add(-ago), Score: score}
 	if err := e.stories.Add(e.ctx, &st); err != nil {
 		t.Fatal(err)
+	}
+	if ago > 0 {
+		e.exec(t, `UPDATE stories SET created_at = published_at WHERE id = ?`, st.ID)
 	}
 	return st.ID
 }
@@ -103,13 +107,14 @@ func TestSelect(t *testing.T) {
 			wantBlocks: []string{"World: Pinned low", "World: High score", "World: Newer equal", "World: Older equal"},
 		},
 		{
-			name: "first edition looks back 24 hours only",
+			name: "first edition takes what is younger than the max age, nothing from the future",
 			setup: func(t *testing.T, e *env) {
 				e.add(t, "World", "Fresh", 23*time.Hour, 0)
-				e.add(t, "World", "Stale", 25*time.Hour, 0)
+				e.add(t, "World", "Older", 47*time.Hour, 0)
+				e.add(t, "World", "Stale", 49*time.Hour, 0)
 				e.add(t, "World", "Future", -time.Hour, 0)
 			},
-			wantBlocks: []string{"World: Fresh"},
+			wantBlocks: []string{"World: Fresh", "World: Older"},
 		},
 		{
 			name: "max per section, the rest under more headlines newest first",

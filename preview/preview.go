@@ -186,7 +186,7 @@ type Header struct {
 // Warning is something an editor should look at before sending.
 type Warning struct {
 	// Kind is a short stable key: no-teaser, duplicate-url, cut,
-	// clipped, nothing-new, placeholder.
+	// left-out, expired, expiring, clipped, nothing-new, placeholder.
 	Kind    string
 	Message string
 }
@@ -342,6 +342,9 @@ func Check(ed Edition, htmlPartBytes int, body string) []Warning {
 		seen[key] = it
 	}
 	if ed.Selection != nil {
+		for _, line := range ed.Selection.LeftOutReport() {
+			add(line.Kind, "%s", strings.ToUpper(line.Text[:1])+line.Text[1:]+".")
+		}
 		for _, b := range ed.Selection.Blocks {
 			if b.Cut > 0 {
 				add("cut", "Section %s showed %d of %d new stories: %d cut at its limit of %d (raise it with digest sections set %q --max N, or pin the ones that matter).",

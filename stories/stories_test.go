@@ -147,8 +147,10 @@ func TestAddCreatesSectionsInOrder(t *testing.T) {
 		if i > 0 && sec.Order <= secs[i-1].Order {
 			t.Errorf("section %s order %d not after %s order %d", sec.Name, sec.Order, secs[i-1].Name, secs[i-1].Order)
 		}
-		if got, want := sec.DisplayName(), sec.Name; got != want {
-			t.Errorf("DisplayName = %q, want %q (no title set)", got, want)
+		// A slug name an import created reads as a title until an
+		// editor sets one.
+		if got, want := sec.DisplayName(), strings.ToUpper(sec.Name[:1])+sec.Name[1:]; got != want || !sec.TitleAutomatic() {
+			t.Errorf("DisplayName = %q (automatic %v), want %q, automatic (no title set)", got, sec.TitleAutomatic(), want)
 		}
 	}
 

@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/text/language"
 
+	"github.com/newsroom/digest/internal/oneline"
+
 	"github.com/newsroom/digest/schedule"
 )
 
@@ -22,6 +24,22 @@ const (
 	DefaultTimeZone  = "UTC"
 	DefaultLanguage  = "en"
 	DefaultDirection = "ltr"
+)
+
+// DefaultMaxAge is how long a story stays eligible for a list's editions
+// when none took it: counted from the later of its publication and the
+// time it was stored (migration 0010 has the same default).
+const DefaultMaxAge = 48 * time.Hour
+
+// MaxMaxAge bounds --max-age: a story a year old is no news.
+const MaxMaxAge = 366 * 24 * time.Hour
+
+// Placeholders the first migration gives the built-in daily list. A real
+// relay must never carry them: send and serve refuse a list that still
+// has them (see List.SenderProblem).
+const (
+	PlaceholderFromAddress   = "digest@example.com"
+	PlaceholderPostalAddress = "The Daily Digest, 1 Newsroom Street, Springfield"
 )
 
 // Limits on list settings: they end up in subjects, headers and footers.
@@ -105,6 +123,16 @@ func NormalizeList(l *List) error {
 	if err := normalizeFeedback(l); err != nil {
 		return err
 	}
+	switch d := time.Duration(l.MaxAge); {
+	case d == 0:
+		l.MaxAge = Duration(DefaultMaxAge)
+	case d < 0:
+		return fmt.Errorf("max age must be positive: give a duration from 1h to %dh, like 48h", int(MaxMaxAge.Hours()))
+	case d < time.Hour || d > MaxMaxAge:
+		return fmt.Errorf("max age %s: give a duration from 1h to %dh, like 48h", d, int(MaxMaxAge.Hours()))
+	default:
+		l.MaxAge = Duration(d.Truncate(time.Second))
+	}
 	switch l.Direction = strings.ToLower(strings.TrimSpace(l.Direction)); l.Direction {
 	case "":
 		l.Direction = DirectionOf(l.Language)
@@ -120,7 +148,7 @@ func NormalizeList(l *List) error {
 // other control characters are refused rather than folded: the value
 // becomes the From header of every message.
 func NormalizeFrom(raw string) (string, error) {
-	raw = strings.TrimSpace(raw)
+	raw = strings.TrimSpace(oneline.StripInvisible(raw))
 	if raw == "" {
 		return "", errors.New(`sender missing: give --from "Name <address@example.com>"`)
 	}
@@ -202,7 +230,7 @@ func (l List) NextRun(t time.Time) (time.Time, bool) {
 }
 
 func oneLineSetting(what, v string, max int) (string, error) {
-	v = strings.TrimSpace(v)
+	v = strings.TrimSpace(oneline.StripInvisible(v))
 	if hasControl(v) {
 		return "", fmt.Errorf("%s contains a line break or control character: give it on one line", what)
 	}
@@ -264,10 +292,10 @@ func (s *Store) CreateList(ctx context.Context, l List) (List, error) {
 	now := s.now().Unix()
 	err := s.DB.QueryRowContext(ctx, `
 		INSERT INTO lists (name, title, from_addr, postal_address, subject_prefix, sections, schedule, timezone, language, direction, signup, weekly_day,
-			bounce_address, click_tracking, rank_by_clicks, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING id`,
+			bounce_address, click_tracking, rank_by_clicks, max_age, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING id`,
 		l.Name, l.Title, l.From, l.PostalAddress, l.SubjectPrefix, strings.Join(l.Sections, ","), l.Schedule, l.TimeZone, l.Language, l.Direction, l.Signup, int(l.WeeklyDay),
-		l.BounceAddress, l.ClickTracking, l.RankByClicks, now, now).Scan(&l.ID)
+		l.BounceAddress, l.ClickTracking, l.RankByClicks, int64(time.Duration(l.MaxAge)/time.Second), now, now).Scan(&l.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, fmt.Errorf("%w: %s (change it with digest lists update %s)", ErrListExists, l.Name, l.Name)
 	}
@@ -285,9 +313,9 @@ func (s *Store) UpdateList(ctx context.Context, l List) (List, error) {
 	}
 	res, err := s.DB.ExecContext(ctx, `
 		UPDATE lists SET title = ?, from_addr = ?, postal_address = ?, subject_prefix = ?, sections = ?, schedule = ?,
-			timezone = ?, language = ?, direction = ?, signup = ?, weekly_day = ?, bounce_address = ?, click_tracking = ?, rank_by_clicks = ?, updated_at = ? WHERE id = ? AND name = ?`,
+			timezone = ?, language = ?, direction = ?, signup = ?, weekly_day = ?, bounce_address = ?, click_tracking = ?, rank_by_clicks = ?, max_age = ?, updated_at = ? WHERE id = ? AND name = ?`,
 		l.Title, l.From, l.PostalAddress, l.SubjectPrefix, strings.Join(l.Sections, ","), l.Schedule, l.TimeZone, l.Language, l.Direction,
-		l.Signup, int(l.WeeklyDay), l.BounceAddress, l.ClickTracking, l.RankByClicks, s.now().Unix(), l.ID, l.Name)
+		l.Signup, int(l.WeeklyDay), l.BounceAddress, l.ClickTracking, l.RankByClicks, int64(time.Duration(l.MaxAge)/time.Second), s.now().Unix(), l.ID, l.Name)
 	if err != nil {
 		return l, fmt.Errorf("update list: %w", err)
 	}
@@ -373,10 +401,12 @@ func (s *Store) Lists(ctx context.Context, fn func(ListCounts) error) error {
 	for rows.Next() {
 		var lc ListCounts
 		var sections string
+		var maxAge int64
 		if err := rows.Scan(&lc.ID, &lc.Name, &lc.Title, &lc.From, &lc.PostalAddress, &lc.SubjectPrefix, &sections, &lc.Schedule, &lc.TimeZone, &lc.Language, &lc.Direction, &lc.Signup, &lc.WeeklyDay,
-			&lc.BounceAddress, &lc.ClickTracking, &lc.RankByClicks, &lc.Subscribers.Active, &lc.Subscribers.Unsubscribed, &lc.Subscribers.Bounced); err != nil {
+			&lc.BounceAddress, &lc.ClickTracking, &lc.RankByClicks, &maxAge, &lc.Subscribers.Active, &lc.Subscribers.Unsubscribed, &lc.Subscribers.Bounced); err != nil {
 			return err
 		}
+		lc.MaxAge = Duration(time.Duration(maxAge) * time.Second)
 		lc.Sections = ParseSections(sections)
 		if err := fn(lc); err != nil {
 			return err
@@ -402,4 +432,20 @@ func (s *Store) CountMembers(ctx context.Context, listID int64) (Counts, error) 
 		c.add(status, n)
 	}
 	return c, rows.Err()
+}
+
+// SenderProblems says why the list cannot go to a real relay yet: a
+// sender that is still the placeholder the first migration set, or no
+// real postal address (anti-spam law wants one in every bulk message).
+// Each problem is one line naming the command that fixes it; none means
+// the list is ready.
+func (l List) SenderProblems() []string {
+	var out []string
+	if a, err := mail.ParseAddress(l.From); err != nil || strings.EqualFold(a.Address, PlaceholderFromAddress) {
+		out = append(out, fmt.Sprintf("list %s: the sender %q is the placeholder: set yours with digest lists update %s --from \"Your Newsroom <news@your-domain>\"", l.Name, l.From, l.Name))
+	}
+	if p := strings.TrimSpace(l.PostalAddress); p == "" || strings.EqualFold(p, PlaceholderPostalAddress) {
+		out = append(out, fmt.Sprintf("list %s has no real postal address (the law asks for one in bulk mail): set it with digest lists update %s --address \"Street, City\"", l.Name, l.Name))
+	}
+	return out
 }

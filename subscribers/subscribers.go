@@ -65,6 +65,25 @@ type List struct {
 	ClickTracking string `json:"click_tracking"`
 	// RankByClicks lifts stories readers clicked in other editions.
 	RankByClicks bool `json:"rank_by_clicks"`
+	// MaxAge is how long a story stays eligible for the list's editions
+	// when no edition took it (default DefaultMaxAge).
+	MaxAge Duration `json:"max_age"`
+}
+
+// Duration is a time.Duration that JSON shows as Go writes it ("48h0m0s").
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string like "48h0m0s".
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Duration(d).String() + `"`), nil
+}
+
+// MaxAgeOrDefault is the list's maximum story age, DefaultMaxAge when unset.
+func (l List) MaxAgeOrDefault() time.Duration {
+	if l.MaxAge <= 0 {
+		return DefaultMaxAge
+	}
+	return time.Duration(l.MaxAge)
 }
 
 // DisplayTitle is the list's title, or its name when it has none.
@@ -102,12 +121,14 @@ var ErrUnknownList = errors.New("unknown list")
 // ErrUnknownSubscriber reports an address that is not in the store.
 var ErrUnknownSubscriber = errors.New("unknown subscriber")
 
-const listColumns = `id, name, title, from_addr, postal_address, subject_prefix, sections, schedule, timezone, language, direction, signup, weekly_day, bounce_address, click_tracking, rank_by_clicks`
+const listColumns = `id, name, title, from_addr, postal_address, subject_prefix, sections, schedule, timezone, language, direction, signup, weekly_day, bounce_address, click_tracking, rank_by_clicks, max_age`
 
 func scanList(sc interface{ Scan(...any) error }) (List, error) {
 	var l List
 	var sections string
-	err := sc.Scan(&l.ID, &l.Name, &l.Title, &l.From, &l.PostalAddress, &l.SubjectPrefix, &sections, &l.Schedule, &l.TimeZone, &l.Language, &l.Direction, &l.Signup, &l.WeeklyDay, &l.BounceAddress, &l.ClickTracking, &l.RankByClicks)
+	var maxAge int64
+	err := sc.Scan(&l.ID, &l.Name, &l.Title, &l.From, &l.PostalAddress, &l.SubjectPrefix, &sections, &l.Schedule, &l.TimeZone, &l.Language, &l.Direction, &l.Signup, &l.WeeklyDay, &l.BounceAddress, &l.ClickTracking, &l.RankByClicks, &maxAge)
+	l.MaxAge = Duration(time.Duration(maxAge) * time.Second)
 	for _, s := range strings.Split(sections, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			l.Sections = append(l.Sections, s)

@@ -23,6 +23,7 @@ import (
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/metrics"
 	"github.com/newsroom/digest/subscribers"
+	"github.com/newsroom/digest/templates"
 )
 
 // Defaults of the Server's limits.
@@ -60,6 +61,10 @@ type Server struct {
 	// the last X-Forwarded-For entry, as a reverse proxy in front of the
 	// daemon sets it. Off by default: anyone can send that header.
 	TrustForwardedFor bool
+	// Brand dresses the pages as the emails are: the newsroom's name
+	// (linked to Link when set) and accent colour. Empty fields take
+	// templates.DefaultBrand's.
+	Brand templates.Brand
 	// Journal keeps one-click unsubscribes the database could not take
 	// within UnsubscribeWait; nil answers 500 instead.
 	Journal *subscribers.Journal
@@ -79,12 +84,16 @@ type Server struct {
 
 	limiter *limiter
 	signup  *signup
+	pages   *template.Template
 }
 
 //go:embed pages.html
 var pagesHTML string
 
-var pages = template.Must(template.New("pages").Parse(pagesHTML))
+// pages is parsed once; each Server clones it with its own brand.
+var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
+	"brand": func() templates.Brand { return templates.DefaultBrand },
+}).Parse(pagesHTML))
 
 // Handler returns the routes:
 //
@@ -114,6 +123,17 @@ func (s *Server) Handler() http.Handler {
 		s.UnsubscribeBurst = DefaultUnsubscribeBurst
 	}
 	s.limiter = newLimiter(s.UnsubscribeRate, s.UnsubscribeBurst)
+	brand := templates.DefaultBrand
+	if s.Brand.Name != "" {
+		brand.Name = s.Brand.Name
+	}
+	if s.Brand.Link != "" {
+		brand.Link = s.Brand.Link
+	}
+	if s.Brand.Accent != "" {
+		brand.Accent = s.Brand.Accent
+	}
+	s.pages = template.Must(pages.Clone()).Funcs(template.FuncMap{"brand": func() templates.Brand { return brand }})
 	mux := http.NewServeMux()
 	mux.Handle("GET /u/{token}", s.rateLimited(http.HandlerFunc(s.unsubscribePage)))
 	mux.Handle("POST /u/{token}", s.rateLimited(http.HandlerFunc(s.unsubscribePost)))
@@ -190,7 +210,7 @@ func (r *statusRecorder) WriteHeader(code int) {
 func (s *Server) page(w http.ResponseWriter, status int, name string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	if err := pages.ExecuteTemplate(w, name, data); err != nil {
+	if err := s.pages.ExecuteTemplate(w, name, data); err != nil {
 		s.Logger.Error("render page", "page", name, "err", err)
 	}
 }

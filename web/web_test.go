@@ -24,6 +24,7 @@ import (
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
+	"github.com/newsroom/digest/templates"
 	"github.com/newsroom/digest/web"
 )
 
@@ -395,6 +396,37 @@ func testutilCounter(t *testing.T, s *site, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestPagesCarryTheBrand checks that the unsubscribe confirmation and the
+// archive show the list's title and the newsroom's name, link and
+// accent colour, not the generic red button.
+func TestPagesCarryTheBrand(t *testing.T) {
+	s := newSite(t, func(ws *web.Server) {
+		ws.Brand = templates.Brand{Name: "Springfield Shopper", Link: "https://shopper.example.com/", Accent: "#0b5394"}
+	})
+	for _, tc := range []struct{ path, title string }{
+		{s.link("weekly"), "Unsubscribe from The Weekly Review?"},
+		{"/archive/weekly", "The Weekly Review: archive"},
+	} {
+		resp, body := s.do("GET", tc.path, "", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d", tc.path, resp.StatusCode)
+		}
+		for _, want := range []string{tc.title, "<title>", "Springfield Shopper</title>", `<a href="https://shopper.example.com/">Springfield Shopper</a>`, "background: #0b5394"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s lacks %q:\n%s", tc.path, want, body)
+			}
+		}
+		if strings.Contains(body, templates.DefaultBrand.Accent) {
+			t.Errorf("%s still shows the default accent %s", tc.path, templates.DefaultBrand.Accent)
+		}
+	}
+	// Without a brand the defaults show, unlinked.
+	s = newSite(t, nil)
+	if _, body := s.do("GET", "/archive/weekly", "", nil); !strings.Contains(body, "<header>"+templates.DefaultBrand.Name+"</header>") || !strings.Contains(body, templates.DefaultBrand.Accent) {
+		t.Errorf("default brand missing:\n%s", body)
+	}
 }
 
 // A one-click unsubscribe that finds the database's write lock held by

@@ -95,7 +95,7 @@ func (a *App) rootCommand() *cobra.Command {
 	pf.String("base-url", "", "public base URL of the web endpoints, for links in messages (env DIGEST_BASE_URL)")
 	root.AddCommand(a.storiesCommand(), a.subscribersCommand(), a.listsCommand(), a.sendCommand(), a.demoCommand())
 	root.AddCommand(a.sectionsCommand(), a.previewCommand(), a.serveCommand(), a.deliveriesCommand())
-	editions := &cobra.Command{Use: "editions", Short: "Stored editions and what happened to them"}
+	editions := a.editionsCommand()
 	editions.AddCommand(a.reportCommand())
 	root.AddCommand(a.bouncesCommand(), a.suppressionsCommand(), editions)
 	root.AddCommand(a.feedsCommand(), a.tokensCommand())

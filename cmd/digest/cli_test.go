@@ -33,6 +33,14 @@ func newCLI(t *testing.T) *cli {
 	}}
 }
 
+// newSendingCLI is newCLI with the daily list given a real sender and
+// postal address, as send and serve demand before they use a real relay.
+func newSendingCLI(t *testing.T) *cli {
+	c := newCLI(t)
+	c.must("lists", "update", "daily", "--from", "The Daily Digest <daily@news.example.com>", "--address", "1 Press Row, Springfield")
+	return c
+}
+
 func (c *cli) run(args ...string) (stdout, stderr string, code int) {
 	c.t.Helper()
 	return c.runIn(nil, args...)
@@ -75,7 +83,7 @@ func storiesJSON(now time.Time) string {
 
 func TestSendDeliversOneWellFormedMessagePerSubscriber(t *testing.T) {
 	srv := smtptest.Start(t, nil)
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	c.must("subscribers", "add", "ada@example.com", "--name", "Ada Lovelace")
 	c.must("subscribers", "add", "grace@example.com", "--name", "Eve\r\nBcc: victim@example.net")
 	c.must("subscribers", "add", "reader@example.org")
@@ -116,7 +124,7 @@ func TestSendDeliversOneWellFormedMessagePerSubscriber(t *testing.T) {
 			t.Errorf("Date: %v", err)
 		}
 		ids[h.Get("Message-Id")] = true
-		if !strings.Contains(h.Get("Message-Id"), "@example.com>") {
+		if !strings.Contains(h.Get("Message-Id"), "@news.example.com>") {
 			t.Errorf("Message-ID %q not on the sender's domain", h.Get("Message-Id"))
 		}
 		dec := new(mime.WordDecoder)
@@ -216,7 +224,7 @@ func between(s, a, b string) string {
 }
 
 func TestSendResumesAfterUnreachableServerAndRefusedLogin(t *testing.T) {
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	c.must("subscribers", "add", "ada@example.com")
 	c.must("subscribers", "add", "grace@example.com")
 	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))

@@ -27,7 +27,7 @@ import (
 // link.
 func TestAggregateClicks(t *testing.T) {
 	srv := smtptest.Start(t, nil)
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	c.must("subscribers", "add", "ada@example.com")
 	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
 	c.must("lists", "update", "daily", "--click-tracking", "aggregate")

@@ -172,6 +172,15 @@ func TestExitCodesOfEveryCommand(t *testing.T) {
 		{"runtime", []string{"deliveries", "--edition", "99"}, "no edition 99", nil},
 		{"runtime", []string{"--db", noDB, "deliveries"}, "no database at", nil},
 
+		{"bad", []string{"editions", "list", "extra"}, `unexpected argument "extra"`, nil},
+		{"runtime", []string{"editions", "list", "--list", "nope"}, "unknown list", nil},
+		{"bad", []string{"editions", "show", "abc"}, `edition id "abc" is not a number`, nil},
+		{"runtime", []string{"editions", "show", "999"}, "no edition with id 999 (see digest editions list)", nil},
+		{"bad", []string{"editions", "rebuild"}, "missing argument ID", nil},
+		{"runtime", []string{"editions", "rebuild", "999"}, "see digest editions list", nil},
+		{"bad", []string{"editions", "discard", "1", "2"}, `unexpected argument "2"`, nil},
+		{"runtime", []string{"editions", "discard", "999"}, "see digest editions list", nil},
+
 		{"bad", []string{"feeds", "add", "ftp://x.example/feed"}, "is not http or https", nil},
 		{"runtime", []string{"--db", notDB, "feeds", "add", "https://x.example/feed"}, "not a SQLite database", nil},
 		{"bad", []string{"feeds", "list", "extra"}, `unexpected argument "extra"`, nil},
@@ -300,6 +309,7 @@ var readCalls = [][]string{
 	{"subscribers", "count"}, {"subscribers", "export"},
 	{"preview", "--date", "next"},
 	{"deliveries"},
+	{"editions", "list"},
 	{"feeds", "list"},
 	{"suppressions", "list"},
 	{"editions", "report", "1"},
@@ -547,7 +557,7 @@ func TestJSONOutputs(t *testing.T) {
 }
 
 func TestMessagesAPersonReads(t *testing.T) {
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	c.must("lists", "create", "weekly", "--from", "w@example.com")
 	if out := c.must("subscribers", "add", "ada@example.com"); out != "subscriber ada@example.com added to daily\n" {
 		t.Errorf("new subscriber: %q", out)

@@ -134,7 +134,7 @@ func TestCrashMidSendResendsAtMostOnePerConnection(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	bin := buildBinary(t)
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	emails := c.addMany(400)
 	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
 	srv := smtptest.Start(t, func(s *smtptest.Server) { s.Delay = 3 * time.Millisecond })
@@ -183,7 +183,7 @@ func TestSIGTERMStopsGracefully(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	bin := buildBinary(t)
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	emails := c.addMany(300)
 	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
 	srv := smtptest.Start(t, func(s *smtptest.Server) { s.Delay = 3 * time.Millisecond })
@@ -216,7 +216,7 @@ func TestSIGTERMStopsGracefully(t *testing.T) {
 }
 
 func TestDeliveriesCommand(t *testing.T) {
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	c.must("subscribers", "add", "ada@example.com")
 	c.must("subscribers", "add", "bad@example.com")
 	c.must("subscribers", "add", "slow@example.com")
@@ -330,7 +330,7 @@ func TestSendAndDeliveriesBadInput(t *testing.T) {
 }
 
 func TestProgressLinesWithoutTerminal(t *testing.T) {
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	c.addMany(20)
 	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
 	srv := smtptest.Start(t, nil)

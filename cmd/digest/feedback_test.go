@@ -52,7 +52,7 @@ func bounceFor(t *testing.T, file string, s sentTo) string {
 // that reader within one processing round; forged bounces change nothing.
 func TestBouncesComplaintsAndMailtoStopMailWithinOneRound(t *testing.T) {
 	srv := smtptest.Start(t, nil)
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	c.env["DIGEST_BOUNCE_ADDRESS"] = "bounce@bounces.example.com"
 	readers := []string{"hard@example.net", "soft@example.net", "complain@example.net", "mailto@example.net", "ok@example.net"}
 	for _, r := range readers {

@@ -43,7 +43,7 @@ func TestTwoSendsDeliverEachRecipientOnce(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	emails := c.addMany(300)
 	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
 	srv := smtptest.Start(t, func(s *smtptest.Server) { s.Delay = 2 * time.Millisecond })
@@ -84,7 +84,7 @@ func TestSendNextToServeDeliversEachRecipientOnce(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	emails := c.addMany(200)
 	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
 	srv := smtptest.Start(t, func(s *smtptest.Server) { s.Delay = 5 * time.Millisecond })

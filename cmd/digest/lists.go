@@ -26,10 +26,11 @@ func (a *App) listsCommand() *cobra.Command {
 type listFlags struct {
 	from, address, prefix, sections, schedule, tz, title, language, direction string
 	signup, weeklyDay                                                         string
+	maxAge                                                                    time.Duration
 	feedbackFlags
 }
 
-const listFlagsUsage = `--from "Name <addr>" [--address "postal address"] [--subject-prefix TEXT] [--sections a,b,c] [--schedule "CRON"] [--tz Area/City] [--title T] [--language L] [--direction ltr|rtl] [--signup open|closed] [--weekly-day mon]`
+const listFlagsUsage = `--from "Name <addr>" [--address "postal address"] [--subject-prefix TEXT] [--sections a,b,c] [--schedule "CRON"] [--tz Area/City] [--title T] [--language L] [--direction ltr|rtl] [--signup open|closed] [--weekly-day mon] [--max-age DURATION]`
 
 func (lf *listFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&lf.from, "from", "", `sender, "Name <address@example.com>"`)
@@ -44,11 +45,12 @@ func (lf *listFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&lf.signup, "signup", "", "public sign-up at /subscribe/NAME: open or closed (default open)")
 	f.StringVar(&lf.weeklyDay, "weekly-day", "", "day weekly readers get the week's edition: mon, tue, ... (default mon)")
 	lf.feedbackFlags.register(f)
+	f.DurationVar(&lf.maxAge, "max-age", subscribers.DefaultMaxAge, "how long a story no edition took stays eligible, from the later of its publication and storing (e.g. 48h)")
 }
 
 // anyChanged tells whether any setting was given.
 func (lf *listFlags) anyChanged(f *pflag.FlagSet) bool {
-	for _, name := range append([]string{"from", "address", "subject-prefix", "sections", "schedule", "tz", "title", "language", "direction", "signup", "weekly-day"}, feedbackFlagNames...) {
+	for _, name := range append([]string{"from", "address", "subject-prefix", "sections", "schedule", "tz", "title", "language", "direction", "signup", "weekly-day", "max-age"}, feedbackFlagNames...) {
 		if f.Changed(name) {
 			return true
 		}
@@ -86,6 +88,12 @@ func (lf *listFlags) apply(f *pflag.FlagSet, l *subscribers.List) error {
 			return usageError{fmt.Errorf("--weekly-day: %w", err)}
 		}
 		l.WeeklyDay = d
+	}
+	if f.Changed("max-age") {
+		l.MaxAge = subscribers.Duration(lf.maxAge)
+		if lf.maxAge <= 0 {
+			l.MaxAge = -1 // refused by NormalizeList, not taken as "default"
+		}
 	}
 	return nil
 }
@@ -287,6 +295,7 @@ func (a *App) printList(lc subscribers.ListCounts) error {
 		{"language", lc.Language + " (" + lc.Direction + ")"},
 		{"bounce address", orNone(lc.BounceAddress)},
 		{"click tracking", fmt.Sprintf("%s (rank by clicks: %v)", lc.ClickTracking, lc.RankByClicks)},
+		{"max age", time.Duration(lc.MaxAge).String() + " (stories no edition took stay eligible this long)"},
 		{"subscribers", fmt.Sprintf("%d active, %d unsubscribed, %d bounced (%d in all)", c.Active, c.Unsubscribed, c.Bounced, c.Total())},
 	} {
 		fmt.Fprintf(tw, "%s\t%s\n", kv[0], kv[1])

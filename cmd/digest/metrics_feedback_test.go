@@ -17,7 +17,7 @@ import (
 // database: a fresh daemon (a restart) shows what a digest send did.
 func TestMetricsCountManualSendsFromTheDatabase(t *testing.T) {
 	srv := smtptest.Start(t, nil)
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	c.must("subscribers", "add", "ada@example.com")
 	c.must("subscribers", "add", "bob@example.com")
 	c.must("suppressions", "add", "bob@example.com", "--reason", "legal")

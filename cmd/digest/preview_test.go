@@ -142,7 +142,7 @@ func TestCurationShowsInPreview(t *testing.T) {
 
 func TestSendTestReachesOnlyTheTestAddresses(t *testing.T) {
 	srv := smtptest.Start(t, nil)
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	c.must("subscribers", "add", "ada@example.com", "--name", "Ada Lovelace")
 	c.must("subscribers", "add", "grace@example.com")
 	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 	"time"
 
@@ -18,7 +17,7 @@ import (
 
 func (a *App) sendCommand() *cobra.Command {
 	var listName, date string
-	var force, retryDeferred, retryFailed, retryUnknown, wait, asJSON bool
+	var force, retryDeferred, retryFailed, retryUnknown, wait, asJSON, allowInsecure bool
 	var testTo string
 	cmd := &cobra.Command{
 		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force] [--concurrency N] [--rate R] [--max-per-hour N] [--retry-deferred] [--retry-failed] [--retry-unknown] [--wait] [--json]",
@@ -69,7 +68,8 @@ until it ends and then sends to whoever it left out.`,
 			if asJSON {
 				out = a.jsonOutput()
 			}
-			transport, err := a.transport()
+			// Every configuration check runs before an edition is built.
+			transport, _, err := a.preflight(listName, false, allowInsecure)
 			if err != nil {
 				return err
 			}
@@ -135,6 +135,7 @@ until it ends and then sends to whoever it left out.`,
 	f.BoolVar(&retryUnknown, "retry-unknown", false, "also send again the deliveries of unknown outcome (the relay may have taken them: check first)")
 	f.BoolVar(&wait, "wait", false, "when another process is sending the list, wait for it to end instead of exiting 1")
 	f.BoolVar(&asJSON, "json", false, "print the summary as one JSON document (the other lines go to standard error)")
+	f.BoolVar(&allowInsecure, "allow-insecure-links", false, "send through a real relay with an http or loopback base URL (a local relay such as Mailpit)")
 	return cmd
 }
 
@@ -182,19 +183,25 @@ func (a *App) edition(listName, date string, force bool) (subscribers.List, dige
 	if err != nil {
 		return list, digest.Edition{}, false, err
 	}
-	ed, created, err := eds.Build(a.ctx, a.composer(), list, date, force)
+	ed, sel, err := eds.BuildReport(a.ctx, a.composer(), list, date, force)
 	if errors.Is(err, digest.ErrNothingNew) {
 		a.printf("no edition built: %v\n", err)
+		if sel != nil {
+			a.reportLeftOut(*sel)
+		}
 		return list, ed, false, nil
 	}
 	if err != nil {
 		return list, ed, false, err
 	}
 	verb := "using stored"
-	if created {
+	if sel != nil {
 		verb = "built"
 	}
 	a.printf("%s edition %d of %s for %s: %s\n  subject: %s\n", verb, ed.ID, list.Name, ed.Date, plural(len(ed.StoryIDs), "story"), ed.Subject)
+	if sel != nil {
+		a.reportLeftOut(*sel)
+	}
 	return list, ed, true, nil
 }
 
@@ -233,12 +240,9 @@ func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format strin
 	if err != nil {
 		return nil, err
 	}
-	dkim, err := delivery.LoadDKIM(delivery.DKIMConfig{KeyFile: a.cfg.DKIM.KeyFile, Selector: a.cfg.DKIM.Selector, Domain: a.cfg.DKIM.Domain})
-	var unreadable *fs.PathError
-	if errors.As(err, &unreadable) {
-		return nil, err // a key file that cannot be read is a missing file: exit 1
-	} else if err != nil {
-		return nil, usageError{err}
+	dkim, err := a.loadDKIM()
+	if err != nil {
+		return nil, err
 	}
 	fb, err := a.feedback()
 	if err != nil {

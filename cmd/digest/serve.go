@@ -28,6 +28,7 @@ import (
 // serveOptions are serve's flags that map to no configuration field.
 type serveOptions struct {
 	trustForwardedFor bool
+	allowInsecure     bool
 }
 
 func (a *App) serveCommand() *cobra.Command {
@@ -65,6 +66,7 @@ in flight (the rest resume at the next start), and exits 0.`,
 	f.String("smtp", "", "SMTP URL, e.g. smtp://user:pass@host:587 (env DIGEST_SMTP_URL)")
 	f.String("outbox", "", "folder for .eml files when no SMTP URL is set (default ./outbox)")
 	f.BoolVar(&o.trustForwardedFor, "trust-forwarded-for", false, "rate-limit clients by the last X-Forwarded-For address (only behind a reverse proxy that sets it)")
+	f.BoolVar(&o.allowInsecure, "allow-insecure-links", false, "send through a real relay with an http or loopback base URL (a local relay such as Mailpit)")
 	return cmd
 }
 
@@ -99,6 +101,14 @@ func (a *App) runServe(o serveOptions) error {
 		return err
 	}
 	transport.Close()
+	if _, err := a.loadDKIM(); err != nil { // and so is a DKIM key that cannot sign
+		return err
+	}
+	if _, outbox := transport.(delivery.Outbox); !outbox {
+		if err := a.serveReady(o.allowInsecure, transport.String()); err != nil {
+			return err
+		}
+	}
 	ln, err := web.Listen(a.cfg.HTTP)
 	if err != nil {
 		return err
@@ -125,7 +135,7 @@ func (a *App) runServe(o serveOptions) error {
 	}
 	site := &web.Server{
 		Subs: subs, Editions: eds, Metrics: m, Logger: logger.With("component", "http"),
-		Sending: sched.Leader, TrustForwardedFor: o.trustForwardedFor,
+		Sending: sched.Leader, TrustForwardedFor: o.trustForwardedFor, Brand: a.composer().Brand,
 		Journal: &subscribers.Journal{Path: subscribers.JournalPath(db.Path)},
 		API:     &web.API{Stories: &stories.Store{DB: db, Now: a.now}, Tokens: &tokens.Store{DB: db, Now: a.now}},
 	}
@@ -213,6 +223,12 @@ func (a *App) serveDeliver(logger *slog.Logger) scheduler.DeliverFunc {
 			return delivery.Summary{}, err
 		}
 		defer t.Close()
+		if _, outbox := t.(delivery.Outbox); !outbox {
+			// A list changed (or filled) since start is checked again.
+			if p := list.SenderProblems(); len(p) > 0 {
+				return delivery.Summary{}, fmt.Errorf("%w to send list %s through a real relay: %s", errRefused, list.Name, strings.Join(p, "; "))
+			}
+		}
 		// A run retries the edition's deferred deliveries: a resumed run
 		// after "deferred" must reach them within the grace period.
 		s, err := a.sender(t, sendOptions{retryDeferred: true}, func(format string, args ...any) {
@@ -229,4 +245,29 @@ func (a *App) serveDeliver(logger *slog.Logger) scheduler.DeliverFunc {
 		}
 		return s.Send(ctx, ed, list)
 	}
+}
+
+// serveReady refuses to start a daemon that would mail placeholders or
+// dead links through a real relay: the base URL must be public https
+// (unless allowInsecure), and every list with active subscribers needs a
+// real sender and postal address.
+func (a *App) serveReady(allowInsecure bool, relay string) error {
+	var problems []string
+	if !allowInsecure {
+		problems = append(problems, baseURLProblems(a.cfg.BaseURL)...)
+	}
+	subs, err := a.subscribers()
+	if err != nil {
+		return err
+	}
+	err = subs.Lists(a.ctx, func(lc subscribers.ListCounts) error {
+		if lc.Subscribers.Active > 0 {
+			problems = append(problems, lc.SenderProblems()...)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return a.refuse(problems, "serve through "+relay)
 }

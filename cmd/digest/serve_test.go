@@ -188,7 +188,7 @@ func TestServeSIGTERMDuringDeliveryLosesNothingAndResendsNothing(t *testing.T) {
 	}
 	bin := buildDigest(t)
 	srv := smtptest.Start(t, func(s *smtptest.Server) { s.Delay = 100 * time.Millisecond })
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	const readers = 20
 	for i := range readers {
 		c.must("subscribers", "add", fmt.Sprintf("reader%02d@example.com", i))
