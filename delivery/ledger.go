@@ -503,3 +503,38 @@ func EachRecord(ctx context.Context, db *store.DB, f Filter, fn func(Record) err
 	}
 	return rows.Err()
 }
+
+// SubscriberDeliveries returns the subscriber's most recent ledger rows,
+// newest first, at most limit, for `digest subscribers show`. Like
+// EachRecord it joins the ledger with the edition and the list for their
+// date, subject and name.
+func SubscriberDeliveries(ctx context.Context, q store.Querier, subscriberID int64, limit int) ([]subscribers.DeliveryRecord, error) {
+	rows, err := q.QueryContext(ctx, `SELECT l.name, e.date, e.subject, d.status, d.attempts, d.message_id, d.last_reply, d.updated_at
+		FROM deliveries d JOIN editions e ON e.id = d.edition_id JOIN lists l ON l.id = e.list_id
+		WHERE d.subscriber_id = ? ORDER BY d.updated_at DESC, d.id DESC LIMIT ?`, subscriberID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read deliveries: %w", err)
+	}
+	defer rows.Close()
+	out := []subscribers.DeliveryRecord{}
+	for rows.Next() {
+		var r subscribers.DeliveryRecord
+		var at int64
+		if err := rows.Scan(&r.List, &r.Date, &r.Subject, &r.Status, &r.Attempts, &r.MessageID, &r.Reply, &at); err != nil {
+			return nil, fmt.Errorf("read deliveries: %w", err)
+		}
+		r.UpdatedAt = time.Unix(at, 0).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// CountForSubscriber counts the subscriber's ledger rows (of every list),
+// what an erasure removes with them.
+func CountForSubscriber(ctx context.Context, q store.Querier, subscriberID int64) (int64, error) {
+	var n int64
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE subscriber_id = ?`, subscriberID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count deliveries: %w", err)
+	}
+	return n, nil
+}

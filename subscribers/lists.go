@@ -292,7 +292,9 @@ func (s *Store) UpdateList(ctx context.Context, l List) (List, error) {
 	return l, nil
 }
 
-// Deleted counts what deleting a list removed with it.
+// Deleted counts what deleting a list removed with it. Editions is the
+// caller's to fill (digest's Editions.CountForList, read just before):
+// editions are digest's table.
 type Deleted struct {
 	Memberships int64 `json:"memberships"`
 	Editions    int64 `json:"editions"`
@@ -314,9 +316,6 @@ func (s *Store) DeleteList(ctx context.Context, name string, force bool) (Delete
 		}
 		if d.Memberships > 0 && !force {
 			return fmt.Errorf("%w: %s has %d (remove them, or delete with --force)", ErrListNotEmpty, name, d.Memberships)
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM editions WHERE list_id = ?`, l.ID).Scan(&d.Editions); err != nil {
-			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM lists WHERE id = ?`, l.ID)
 		return err
