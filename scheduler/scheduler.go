@@ -233,8 +233,19 @@ func (s *Scheduler) initMetrics(ctx context.Context) {
 		s.Logger.Warn("cannot read past runs for the metrics", "err", err)
 		return
 	}
-	for name, t := range last {
-		s.Metrics.Succeeded(name, t)
+	if len(last) == 0 {
+		return
+	}
+	// The metrics are per list name, which the lists' owner holds.
+	lists, err := s.Subs.ScheduledLists(ctx)
+	if err != nil {
+		s.Logger.Warn("cannot read the lists for the metrics", "err", err)
+		return
+	}
+	for _, l := range lists {
+		if t, ok := last[l.ID]; ok {
+			s.Metrics.Succeeded(l.Name, t)
+		}
 	}
 }
 
