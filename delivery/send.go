@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/lease"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
@@ -184,12 +185,7 @@ const (
 	LedgerSyncNormal = "normal"
 )
 
-func (s *Sender) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Sender) now() time.Time { return clock.Now(s.Now) }
 
 func (s *Sender) logf(format string, args ...any) {
 	if s.Logf != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
@@ -19,15 +20,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// clock is a settable time source shared by the stores under test.
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time { return c.t }
-
 type env struct {
 	ctx     context.Context
 	db      *store.DB
-	clock   *clock
+	clock   *clock.Manual
 	stories *stories.Store
 	eds     *digest.Editions
 	list    subscribers.List
@@ -41,7 +37,7 @@ func newEnv(t *testing.T, now time.Time) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	c := &clock{now}
+	c := clock.NewManual(now)
 	subs := &subscribers.Store{DB: db, Now: c.Now}
 	list, err := subs.GetList(ctx, subscribers.DefaultList)
 	if err != nil {
@@ -54,7 +50,7 @@ func newEnv(t *testing.T, now time.Time) *env {
 func (e *env) add(t *testing.T, section, title string, ago time.Duration, score float64) int64 {
 	t.Helper()
 	st := stories.Story{Section: section, Title: title, URL: "https://news.example.com/" + strings.ReplaceAll(strings.ToLower(title), " ", "-"),
-		Teaser: "Teaser of " + title, PublishedAt: e.clock.t.Add(-ago), Score: score}
+		Teaser: "Teaser of " + title, PublishedAt: e.clock.Now().Add(-ago), Score: score}
 	if err := e.stories.Add(e.ctx, &st); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +196,7 @@ func TestNextEditionSkipsSentStoriesAndStartsAtPreviousWindow(t *testing.T) {
 	}
 	// A story published before yesterday's edition but sent in it must not
 	// return; one published after it must.
-	e.clock.t = morning
+	e.clock.Set(morning)
 	e.add(t, "World", "Today", time.Hour, 0)
 	sel, err := e.eds.Select(e.ctx, e.list, "")
 	if err != nil {

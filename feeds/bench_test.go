@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/store"
 )
 
@@ -112,7 +113,7 @@ func BenchmarkRound500NotModified(b *testing.B) {
 	}))
 	defer srv.Close()
 	db := benchDB(b)
-	clk := &clock{t: testStart}
+	clk := clock.NewManual(testStart)
 	s := &Store{DB: db, Now: clk.Now}
 	for i := range feeds {
 		f := Feed{URL: fmt.Sprintf("%s/feed/%d.xml", srv.URL, i), AllowPrivate: true}

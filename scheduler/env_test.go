@@ -13,30 +13,13 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/internal/smtptest"
 	"github.com/newsroom/digest/metrics"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
 )
-
-// clock is a settable time source; nil-safe callers use time.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
 
 // logBuf collects log output from several goroutines.
 type logBuf struct {
@@ -68,12 +51,12 @@ type env struct {
 }
 
 // newEnv opens a database; a zero start means the real clock.
-func newEnv(t *testing.T, start time.Time, configure func(*smtptest.Server)) (*env, *clock) {
+func newEnv(t *testing.T, start time.Time, configure func(*smtptest.Server)) (*env, *clock.Manual) {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), path: filepath.Join(t.TempDir(), "digest.db"), logs: &logBuf{}, now: time.Now}
-	var c *clock
+	var c *clock.Manual
 	if !start.IsZero() {
-		c = &clock{t: start}
+		c = clock.NewManual(start)
 		e.now = c.Now
 	}
 	e.db = e.open()

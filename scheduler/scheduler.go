@@ -40,6 +40,7 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/lease"
 	"github.com/newsroom/digest/metrics"
 	"github.com/newsroom/digest/schedule"
@@ -112,12 +113,7 @@ type Scheduler struct {
 	wg           sync.WaitGroup
 }
 
-func (s *Scheduler) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Scheduler) now() time.Time { return clock.Now(s.Now) }
 
 func (s *Scheduler) setDefaults() {
 	if s.Grace < 0 {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/internal/oneline"
 	"github.com/newsroom/digest/store"
 )
@@ -56,12 +57,7 @@ type Store struct {
 	Now func() time.Time
 }
 
-func (s *Store) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Store) now() time.Time { return clock.Now(s.Now) }
 
 // Normalize trims the story's fields, collapses line breaks in single-line
 // fields and checks what a story needs: a section, a title and an http(s)
