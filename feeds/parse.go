@@ -13,6 +13,8 @@ import (
 	"github.com/mmcdole/gofeed"
 	ext "github.com/mmcdole/gofeed/extensions"
 	"golang.org/x/net/html"
+
+	"github.com/newsroom/digest/internal/oneline"
 )
 
 // MaxTeaser caps the teaser kept from an item's summary, in runes: the
@@ -138,7 +140,8 @@ func sniff(body []byte) string {
 	return ""
 }
 
-func oneLineErr(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
+// oneLineErr folds an error onto one line (internal/oneline).
+func oneLineErr(err error) string { return oneline.String(err.Error()) }
 
 func first(s []string) string {
 	if len(s) > 0 {
