@@ -225,13 +225,13 @@ func plainText(s string) string {
 	} else {
 		s = html.UnescapeString(s)
 	}
-	return strings.Join(strings.Fields(s), " ")
+	return oneline.String(s)
 }
 
 // teaser is an item's summary as text: tags removed, entities decoded,
 // white space folded, cut at MaxTeaser runes.
 func teaser(s string) string {
-	t := strings.Join(strings.Fields(htmlText(s)), " ")
+	t := oneline.String(htmlText(s))
 	if utf8.RuneCountInString(t) > MaxTeaser {
 		r := []rune(t)[:MaxTeaser]
 		t = strings.TrimSpace(string(r))
