@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/internal/smtptest"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/metrics"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
@@ -22,22 +22,7 @@ import (
 )
 
 // logBuf collects log output from several goroutines.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuf = storetest.Buffer
 
 // env is one database file with an SMTP server and a clock.
 type env struct {
@@ -171,13 +156,7 @@ func (e *env) start(s *Scheduler) (stop func()) {
 // bound, so a broken scheduler cannot hang the suite.
 func (e *env) waitFor(what string, cond func() bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("gave up waiting for %s\nlogs:\n%s", what, e.logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	storetest.WaitUntil(e.t, what, cond, func() string { return "logs:\n" + e.logs.String() })
 }
 
 func (e *env) run(listID int64, date string) (Run, bool) {

@@ -126,7 +126,7 @@ func (a *App) runServe(o serveOptions) error {
 		Subs: subs, Editions: eds, Metrics: m, Logger: logger.With("component", "http"),
 		Sending: sched.Leader, TrustForwardedFor: o.trustForwardedFor,
 		Journal: &subscribers.Journal{Path: subscribers.JournalPath(db.Path)},
-		API: &web.API{Stories: &stories.Store{DB: db, Now: a.now}, Tokens: &tokens.Store{DB: db, Now: a.now}},
+		API:     &web.API{Stories: &stories.Store{DB: db, Now: a.now}, Tokens: &tokens.Store{DB: db, Now: a.now}},
 	}
 	// Every feed is polled on its own schedule; feeds added meanwhile are
 	// picked up within --reload.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,14 +10,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/newsroom/digest/internal/smtptest"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 )
 
@@ -82,37 +80,10 @@ func TestServeBadSettings(t *testing.T) {
 
 // lockedBuffer is an io.Writer for a subprocess's output that a test can
 // read while the process runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type lockedBuffer = storetest.Buffer
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// buildDigest compiles the real binary for subprocess tests.
-func buildDigest(t *testing.T) string {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build the binary with")
-	}
-	bin := filepath.Join(t.TempDir(), "digest")
-	out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
+// buildDigest is the real binary for subprocess tests, built once.
+func buildDigest(t *testing.T) string { return storetest.Binary(t) }
 
 // daemon is a running `digest serve` subprocess.
 type daemon struct {
@@ -169,13 +140,7 @@ func (d *daemon) records() []map[string]any {
 
 func waitUntil(t *testing.T, what string, logs fmt.Stringer, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s\n%s", what, logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	storetest.WaitUntil(t, what, cond, logs.String)
 }
 
 // SIGTERM to the real binary in the middle of a scheduled delivery: the
