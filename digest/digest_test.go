@@ -13,6 +13,7 @@ import (
 
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/internal/clock"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
@@ -32,11 +33,7 @@ type env struct {
 func newEnv(t *testing.T, now time.Time) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "digest.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t)
 	c := clock.NewManual(now)
 	subs := &subscribers.Store{DB: db, Now: c.Now}
 	list, err := subs.GetList(ctx, subscribers.DefaultList)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/newsroom/digest/internal/clock"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 )
 
@@ -35,11 +35,7 @@ func bigFeed(n int, prefix string) []byte {
 }
 
 func benchDB(b *testing.B) *store.DB {
-	db, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "digest.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
+	db := storetest.Open(b)
 	return db
 }
 

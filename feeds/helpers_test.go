@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/newsroom/digest/internal/clock"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 )
@@ -37,11 +38,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), clock: clock.NewManual(testStart), mux: http.NewServeMux()}
-	db, err := store.Open(e.ctx, filepath.Join(t.TempDir(), "digest.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t)
 	e.db = db
 	e.feeds = &Store{DB: db, Now: e.clock.Now}
 	// The test server is on loopback: the fetcher's guard is lifted for

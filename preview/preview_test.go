@@ -7,13 +7,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/preview"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
@@ -37,11 +37,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "digest.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t)
 	e := &env{t: t, ctx: ctx, db: db, now: morning}
 	clock := func() time.Time { return e.now }
 	e.stories = &stories.Store{DB: db, Now: clock}

@@ -3,12 +3,12 @@ package stories_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 )
@@ -18,11 +18,7 @@ var testNow = time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC)
 // newStore opens a fresh SQLite database with a fixed clock.
 func newStore(t *testing.T) (*stories.Store, *store.DB) {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "d.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t)
 	return &stories.Store{DB: db, Now: func() time.Time { return testNow }}, db
 }
 

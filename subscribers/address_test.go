@@ -3,12 +3,12 @@ package subscribers_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
 )
@@ -115,11 +115,7 @@ func TestCleanName(t *testing.T) {
 
 func newStore(t *testing.T) (*subscribers.Store, *store.DB) {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "d.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t)
 	now := time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC)
 	return &subscribers.Store{DB: db, Now: func() time.Time { return now }}, db
 }

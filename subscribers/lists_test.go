@@ -3,23 +3,18 @@ package subscribers_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/newsroom/digest/store"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/subscribers"
 )
 
 // openStore opens a fresh database file in a temporary folder.
 func openStore(tb testing.TB) *subscribers.Store {
 	tb.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(tb.TempDir(), "digest.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
+	db := storetest.Open(tb)
 	return &subscribers.Store{DB: db}
 }
 
