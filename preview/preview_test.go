@@ -400,28 +400,13 @@ func TestServerPages(t *testing.T) {
 	}
 }
 
-func between(s, a, b string) string {
-	i := strings.Index(s, a)
-	if i < 0 {
-		return ""
-	}
-	s = s[i+len(a):]
-	if j := strings.Index(s, b); j >= 0 {
-		return s[:j]
-	}
-	return s
-}
+func between(s, a, b string) string { return storetest.Between(s, a, b) }
 
 func TestListenOnTakenPortNamesThePort(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	addr := ln.Addr().String()
+	addr := storetest.HoldPort(t)
 	_, port, _ := net.SplitHostPort(addr)
-	_, err = preview.Listen(addr)
-	if err == nil || !strings.Contains(err.Error(), "port "+port+" is already in use") {
+	_, err := preview.Listen(addr)
+	if err == nil || !strings.Contains(err.Error(), "port "+port+" is already in use") || !strings.Contains(err.Error(), "--addr") {
 		t.Fatalf("got %v", err)
 	}
 	if !preview.IsLoopback(preview.DefaultAddr) || preview.IsLoopback("0.0.0.0:8025") {

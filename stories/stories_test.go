@@ -24,11 +24,7 @@ func newStore(t *testing.T) (*stories.Store, *store.DB) {
 
 func countRows(t *testing.T, db *store.DB, table string) int {
 	t.Helper()
-	var n int
-	if err := db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return storetest.Count(t, db, `SELECT COUNT(*) FROM `+table)
 }
 
 func TestNormalize(t *testing.T) {

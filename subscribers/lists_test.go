@@ -188,9 +188,5 @@ func addDelivery(t *testing.T, s *subscribers.Store, list, email string) {
 
 func count(t testing.TB, s *subscribers.Store, query string, args ...any) int {
 	t.Helper()
-	var n int
-	if err := s.DB.QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return storetest.Count(t, s.DB, query, args...)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/newsroom/digest/internal/smtptest"
+	"github.com/newsroom/digest/internal/storetest"
 )
 
 // cli runs the real command tree against one temporary database.
@@ -203,17 +204,7 @@ func parts(t *testing.T, msg *mail.Message) (text, html string) {
 	return text, html
 }
 
-func between(s, a, b string) string {
-	i := strings.Index(s, a)
-	if i < 0 {
-		return ""
-	}
-	s = s[i+len(a):]
-	if j := strings.Index(s, b); j >= 0 {
-		return s[:j]
-	}
-	return s
-}
+func between(s, a, b string) string { return storetest.Between(s, a, b) }
 
 func TestSendResumesAfterUnreachableServerAndRefusedLogin(t *testing.T) {
 	c := newCLI(t)

@@ -72,6 +72,23 @@ func (c *cli) ledgerCounts() map[string]int {
 // buildBinary is the real digest command, compiled once per test run.
 func buildBinary(t *testing.T) string { return storetest.Binary(t) }
 
+// binarySend sets up what the real-binary send tests share: the built
+// binary, a CLI environment with members subscribers on the daily list
+// and today's stories, and a relay that answers each message after
+// delay. Under -short it skips the test.
+func binarySend(t *testing.T, members int, delay time.Duration) (bin string, c *cli, emails []string, srv *smtptest.Server) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin = buildBinary(t)
+	c = newCLI(t)
+	emails = c.addMany(members)
+	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
+	srv = smtptest.Start(t, func(s *smtptest.Server) { s.Delay = delay })
+	return bin, c, emails, srv
+}
+
 // TestMain removes the binary the crash tests built.
 func TestMain(m *testing.M) { storetest.Main(m) }
 
@@ -95,14 +112,7 @@ func waitAccepted(t *testing.T, srv *smtptest.Server, n int) {
 }
 
 func TestCrashMidSendResendsAtMostOnePerConnection(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := buildBinary(t)
-	c := newCLI(t)
-	emails := c.addMany(400)
-	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
-	srv := smtptest.Start(t, func(s *smtptest.Server) { s.Delay = 3 * time.Millisecond })
+	bin, c, emails, srv := binarySend(t, 400, 3*time.Millisecond)
 
 	cmd, _, _ := c.startSend(t, bin, srv.URL(), "--concurrency", "4")
 	waitAccepted(t, srv, 80)
@@ -144,14 +154,7 @@ func TestCrashMidSendResendsAtMostOnePerConnection(t *testing.T) {
 }
 
 func TestSIGTERMStopsGracefully(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := buildBinary(t)
-	c := newCLI(t)
-	emails := c.addMany(300)
-	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
-	srv := smtptest.Start(t, func(s *smtptest.Server) { s.Delay = 3 * time.Millisecond })
+	bin, c, emails, srv := binarySend(t, 300, 3*time.Millisecond)
 
 	cmd, stdout, stderr := c.startSend(t, bin, srv.URL())
 	waitAccepted(t, srv, 50)

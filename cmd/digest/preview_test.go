@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"mime"
-	"net"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/newsroom/digest/internal/smtptest"
+	"github.com/newsroom/digest/internal/storetest"
 
 	_ "modernc.org/sqlite"
 )
@@ -252,12 +252,4 @@ func TestPreviewServeOnTakenPort(t *testing.T) {
 }
 
 // listenLoopback holds a loopback port for the test and returns it.
-func listenLoopback(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return ln.Addr().String()
-}
+func listenLoopback(t *testing.T) string { return storetest.HoldPort(t) }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,14 +20,10 @@ import (
 )
 
 func TestServeRefusesATakenPort(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	taken := storetest.HoldPort(t)
 	c := newCLI(t)
-	_, errs, code := c.run("serve", "--http", ln.Addr().String())
-	if code != 1 || !strings.Contains(errs, ln.Addr().String()) || !strings.Contains(errs, "already in use") {
+	_, errs, code := c.run("serve", "--http", taken)
+	if code != 1 || !strings.Contains(errs, taken) || !strings.Contains(errs, "already in use") {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
 	if strings.Count(strings.TrimSpace(errs), "\n") != 0 {

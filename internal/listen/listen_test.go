@@ -7,17 +7,13 @@ import (
 	"testing"
 
 	"github.com/newsroom/digest/internal/listen"
+	"github.com/newsroom/digest/internal/storetest"
 )
 
 func TestTakenPortNamesThePortAndTheFlag(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	addr := ln.Addr().String()
+	addr := storetest.HoldPort(t)
 	_, port, _ := net.SplitHostPort(addr)
-	_, err = listen.TCP(addr, "--http")
+	_, err := listen.TCP(addr, "--http")
 	if !errors.Is(err, listen.ErrAddrInUse) {
 		t.Fatalf("got %v, want ErrAddrInUse", err)
 	}

@@ -1,17 +1,19 @@
 // Package storetest holds the fixtures digest's tests share, so that each
-// exists once: a fresh store in a temporary folder, the real digest
-// binary built once per test binary, a bounded polling wait, and a
-// buffer a test can read while a process or goroutine writes to it.
-// Only tests import it.
+// exists once: a fresh store in a temporary folder and a row count, the
+// real digest binary built once per test binary, a bounded polling wait,
+// a buffer a test can read while a process or goroutine writes to it, a
+// held loopback port, and a substring cut. Only tests import it.
 package storetest
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +38,43 @@ func OpenPath(tb testing.TB, path string) *store.DB {
 	}
 	tb.Cleanup(func() { db.Close() })
 	return db
+}
+
+// Count runs a query that returns one number (a COUNT(*)) and returns
+// it, failing tb on error.
+func Count(tb testing.TB, db store.Querier, query string, args ...any) int {
+	tb.Helper()
+	var n int
+	if err := db.QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {
+		tb.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// HoldPort listens on a free loopback port until tb ends and returns its
+// address: a port that is certainly taken.
+func HoldPort(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+// Between returns the part of s after the first a and before the next b
+// (to the end when no b follows), or "" when a is not in s.
+func Between(s, a, b string) string {
+	i := strings.Index(s, a)
+	if i < 0 {
+		return ""
+	}
+	s = s[i+len(a):]
+	if j := strings.Index(s, b); j >= 0 {
+		return s[:j]
+	}
+	return s
 }
 
 // Patience bounds WaitUntil: generous, so that a slow shared machine
