@@ -3,8 +3,8 @@ package subscribers
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/newsroom/digest/store"
 )
@@ -64,17 +64,20 @@ func ActiveMembers(ctx context.Context, q store.Querier, listID, after int64, n 
 // its owner exposes it; which statuses are settled stays the ledger's
 // business: delivery passes them.
 func CountActiveUnsettled(ctx context.Context, q store.Querier, listID, editionID int64, settled []string) (int, error) {
-	st, err := json.Marshal(settled)
-	if err != nil {
-		return 0, fmt.Errorf("count recipients: %w", err)
+	// The statuses travel as parameters, one placeholder each.
+	args := []any{editionID, listID, StatusActive}
+	in := "''"
+	if len(settled) > 0 {
+		in = strings.TrimSuffix(strings.Repeat("?, ", len(settled)), ", ")
+		for _, st := range settled {
+			args = append(args, st)
+		}
 	}
 	var n int
-	err = q.QueryRowContext(ctx, `
+	err := q.QueryRowContext(ctx, `
 		SELECT COUNT(*) FROM memberships m
-		WHERE m.list_id = ? AND m.status = ?
-		  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.edition_id = ? AND d.subscriber_id = m.subscriber_id
-		                  AND d.status IN (SELECT value FROM json_each(?)))`,
-		listID, StatusActive, editionID, string(st)).Scan(&n)
+		LEFT JOIN deliveries d ON d.edition_id = ? AND d.subscriber_id = m.subscriber_id
+		WHERE m.list_id = ? AND m.status = ? AND (d.status IS NULL OR d.status NOT IN (`+in+`))`, args...).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count recipients: %w", err)
 	}
