@@ -22,20 +22,7 @@ func BenchmarkReadPage(b *testing.B) {
 	f, editionID := readPageFixture(b)
 	b.ResetTimer()
 	for range b.N {
-		var after int64
-		n := 0
-		for {
-			page, err := readPage(f.ctx, f.db, editionID, f.list.ID, after, pageSize)
-			if err != nil {
-				b.Fatal(err)
-			}
-			n += len(page)
-			if len(page) < pageSize {
-				break
-			}
-			after = page[len(page)-1].sub.ID
-		}
-		if n != 10000 {
+		if n := len(readAll(b, f, editionID)); n != 10000 {
 			b.Fatalf("read %d members, want 10000", n)
 		}
 	}
@@ -45,30 +32,35 @@ func BenchmarkReadPage(b *testing.B) {
 // member carries its own ledger status, and members without a row none.
 func TestReadPageMergesLedgerStatuses(t *testing.T) {
 	f, editionID := readPageFixture(t)
+	all := readAll(t, f, editionID)
+	for _, p := range all {
+		want := ""
+		if p.sub.ID%2 == 0 {
+			want = StatusSent
+		}
+		if p.status != want {
+			t.Fatalf("subscriber %d: status %q, want %q", p.sub.ID, p.status, want)
+		}
+	}
+	if len(all) != 10000 {
+		t.Fatalf("read %d members, want 10000", len(all))
+	}
+}
+
+// readAll pages through the list as the producer does.
+func readAll(tb testing.TB, f *pageFixture, editionID int64) []pending {
+	var out []pending
 	var after int64
-	seen := 0
 	for {
 		page, err := readPage(f.ctx, f.db, editionID, f.list.ID, after, pageSize)
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
-		for _, p := range page {
-			want := ""
-			if p.sub.ID%2 == 0 {
-				want = StatusSent
-			}
-			if p.status != want {
-				t.Fatalf("subscriber %d: status %q, want %q", p.sub.ID, p.status, want)
-			}
-			seen++
-		}
+		out = append(out, page...)
 		if len(page) < pageSize {
-			break
+			return out
 		}
 		after = page[len(page)-1].sub.ID
-	}
-	if seen != 10000 {
-		t.Fatalf("read %d members, want 10000", seen)
 	}
 }
 
