@@ -106,6 +106,20 @@ func sectionNames(secs []stories.Section) []string {
 	return out
 }
 
+// wantSections reads the sections and fails t unless their names are
+// want, in order; it returns them for further checks.
+func wantSections(t *testing.T, s *stories.Store, want ...string) []stories.Section {
+	t.Helper()
+	secs, err := s.Sections(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sectionNames(secs); !reflect.DeepEqual(got, want) {
+		t.Fatalf("sections = %v, want %v", got, want)
+	}
+	return secs
+}
+
 func TestAddCreatesSectionsInOrder(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
@@ -122,13 +136,7 @@ func TestAddCreatesSectionsInOrder(t *testing.T) {
 			t.Errorf("Add without time: PublishedAt = %v, want store clock %v", st.PublishedAt, testNow)
 		}
 	}
-	secs, err := s.Sections(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := sectionNames(secs), []string{"news", "sport", "culture"}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("sections = %v, want %v", got, want)
-	}
+	secs := wantSections(t, s, "news", "sport", "culture")
 	for i, sec := range secs {
 		if got, want := sec.MaxStories, stories.DefaultMaxStories; got != want {
 			t.Errorf("section %s max = %d, want %d", sec.Name, got, want)
@@ -153,13 +161,7 @@ func TestAddCreatesSectionsInOrder(t *testing.T) {
 	if err := s.Add(ctx, &stories.Story{Section: "weather", Title: "Rain", URL: "https://example.com/rain"}); err != nil {
 		t.Fatal(err)
 	}
-	secs, err = s.Sections(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := sectionNames(secs), []string{"news", "culture", "sport", "weather"}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("sections = %v, want %v", got, want)
-	}
+	secs = wantSections(t, s, "news", "culture", "sport", "weather")
 	if got, want := secs[3].Order, high+1; got != want {
 		t.Errorf("weather order = %d, want %d", got, want)
 	}
@@ -303,13 +305,7 @@ func TestSetSection(t *testing.T) {
 		if got, want := [3]any{sec.Order, sec.MaxStories, sec.Title}, [3]any{0, 5, "Sport and games"}; got != want {
 			t.Errorf("SetSection returned order/max/title %v, want %v", got, want)
 		}
-		secs, err := s.Sections(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, want := sectionNames(secs), []string{"sport", "news"}; !reflect.DeepEqual(got, want) {
-			t.Fatalf("sections = %v, want %v", got, want)
-		}
+		secs := wantSections(t, s, "sport", "news")
 		if got, want := secs[0].DisplayName(), "Sport and games"; got != want {
 			t.Errorf("DisplayName = %q, want %q", got, want)
 		}
