@@ -3,7 +3,6 @@ package delivery
 import (
 	"container/heap"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/lease"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
@@ -202,12 +202,7 @@ const (
 	LedgerSyncNormal = "normal"
 )
 
-func (s *Sender) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Sender) now() time.Time { return clock.Now(s.Now) }
 
 func (s *Sender) logf(format string, args ...any) {
 	if s.Logf != nil {
@@ -318,7 +313,7 @@ type run struct {
 	tmpl     *digest.Template
 	limiters []*rate.Limiter
 	ledger   *ledgerWriter
-	member   *sql.Stmt // is the subscriber still an active member?
+	member   *subscribers.ActiveCheck // is the subscriber still an active member?
 
 	// Counters, written by the ledger goroutine after commits.
 	sent, deferred, failed, unknown, retries, bounced, total atomic.Int64
@@ -383,9 +378,8 @@ func (r *run) send(ctx context.Context) (Summary, error) {
 		return Summary{}, err
 	}
 	r.total.Store(int64(total))
-	if r.member, err = s.DB.PrepareContext(ctx, `SELECT EXISTS (SELECT 1 FROM memberships
-		WHERE list_id = ? AND subscriber_id = ? AND status = 'active')`); err != nil {
-		return Summary{}, fmt.Errorf("read recipients: %w", err)
+	if r.member, err = subscribers.PrepareActiveCheck(ctx, s.DB); err != nil {
+		return Summary{}, err
 	}
 	defer r.member.Close()
 	if s.Rate > 0 {
@@ -659,8 +653,8 @@ func (r *run) attempt(ctx context.Context, ss session, j *job, barrier func() er
 	// Pages are read well before their messages go out (a rate limit can
 	// make that hours): someone who unsubscribed or was erased since is
 	// not sent to. One indexed lookup, just before the handover.
-	var active bool
-	if err := r.member.QueryRowContext(ctx, r.list.ID, sub.ID).Scan(&active); err != nil {
+	active, err := r.member.Active(ctx, r.list.ID, sub.ID)
+	if err != nil {
 		if ctx.Err() != nil {
 			return result{job: j} // stopping: stays queued
 		}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/clock"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
@@ -19,15 +21,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// clock is a settable time source shared by the stores under test.
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time { return c.t }
-
 type env struct {
 	ctx     context.Context
 	db      *store.DB
-	clock   *clock
+	clock   *clock.Manual
 	stories *stories.Store
 	eds     *digest.Editions
 	list    subscribers.List
@@ -36,12 +33,8 @@ type env struct {
 func newEnv(t testing.TB, now time.Time) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "digest.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	c := &clock{now}
+	db := storetest.Open(t)
+	c := clock.NewManual(now)
 	subs := &subscribers.Store{DB: db, Now: c.Now}
 	list, err := subs.GetList(ctx, subscribers.DefaultList)
 	if err != nil {
@@ -55,7 +48,7 @@ func newEnv(t testing.TB, now time.Time) *env {
 func (e *env) add(t *testing.T, section, title string, ago time.Duration, score float64) int64 {
 	t.Helper()
 	st := stories.Story{Section: section, Title: title, URL: "https://news.example.com/" + strings.ReplaceAll(strings.ToLower(title), " ", "-"),
-		Teaser: "Teaser of " + title, PublishedAt: e.clock.t.Add(-ago), Score: score}
+		Teaser: "Teaser of " + title, PublishedAt: e.clock.Now().Add(-ago), Score: score}
 	if err := e.stories.Add(e.ctx, &st); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +198,7 @@ func TestNextEditionSkipsSentStoriesAndStartsAtPreviousWindow(t *testing.T) {
 	}
 	// A story published before yesterday's edition but sent in it must not
 	// return; one published after it must.
-	e.clock.t = morning
+	e.clock.Set(morning)
 	e.add(t, "World", "Today", time.Hour, 0)
 	sel, err := e.eds.Select(e.ctx, e.list, "")
 	if err != nil {

@@ -102,12 +102,12 @@ func saveStories(ctx context.Context, tx *sql.Tx, ed Edition) error {
 	return nil
 }
 
-const editionColumns = `e.id, e.list_id, l.name, e.date, e.window_start, e.window_end, e.subject, e.preheader, e.html, e.text, e.created_at`
+const editionColumns = `e.id, e.list_id, e.date, e.window_start, e.window_end, e.subject, e.preheader, e.html, e.text, e.created_at`
 
 func (e *Editions) scan(ctx context.Context, row *sql.Row) (Edition, error) {
 	var ed Edition
 	var ws, we, created int64
-	err := row.Scan(&ed.ID, &ed.ListID, &ed.List, &ed.Date, &ws, &we, &ed.Subject, &ed.Preheader, &ed.HTML, &ed.Text, &created)
+	err := row.Scan(&ed.ID, &ed.ListID, &ed.Date, &ws, &we, &ed.Subject, &ed.Preheader, &ed.HTML, &ed.Text, &created)
 	if err != nil {
 		return ed, err
 	}
@@ -134,19 +134,26 @@ func (e *Editions) scan(ctx context.Context, row *sql.Row) (Edition, error) {
 // Get returns the stored edition of the list for the date.
 func (e *Editions) Get(ctx context.Context, list subscribers.List, date string) (Edition, error) {
 	ed, err := e.scan(ctx, e.DB.QueryRowContext(ctx, `SELECT `+editionColumns+`
-		FROM editions e JOIN lists l ON l.id = e.list_id WHERE e.list_id = ? AND e.date = ?`, list.ID, date))
+		FROM editions e WHERE e.list_id = ? AND e.date = ?`, list.ID, date))
 	if errors.Is(err, sql.ErrNoRows) {
 		return ed, fmt.Errorf("%w of list %s for %s (see digest editions list)", ErrNoEdition, list.Name, date)
 	}
+	ed.List = list.Name
 	return ed, err
 }
 
 // GetByID returns a stored edition by id.
 func (e *Editions) GetByID(ctx context.Context, id int64) (Edition, error) {
 	ed, err := e.scan(ctx, e.DB.QueryRowContext(ctx, `SELECT `+editionColumns+`
-		FROM editions e JOIN lists l ON l.id = e.list_id WHERE e.id = ?`, id))
+		FROM editions e WHERE e.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return ed, fmt.Errorf("%w with id %d (see digest editions list)", ErrNoEdition, id)
 	}
+	if err != nil {
+		return ed, err
+	}
+	// The list's name comes from its owner.
+	l, err := (&subscribers.Store{DB: e.DB}).GetListByID(ctx, ed.ListID)
+	ed.List = l.Name
 	return ed, err
 }

@@ -17,9 +17,9 @@ import (
 // stored (a feed polled late, a CMS that back-dates).
 func (e *env) addStored(t *testing.T, section, title string, published, stored time.Time) int64 {
 	t.Helper()
-	now := e.clock.t
-	e.clock.t = stored
-	defer func() { e.clock.t = now }()
+	now := e.clock.Now()
+	e.clock.Set(stored)
+	defer e.clock.Set(now)
 	st := stories.Story{Section: section, Title: title, URL: "https://news.example.com/" + strings.ReplaceAll(title, " ", "-") + fmt.Sprint("-", published.Unix()),
 		Teaser: "Teaser of " + title, PublishedAt: published}
 	if err := e.stories.Add(e.ctx, &st); err != nil {
@@ -78,7 +78,7 @@ func TestEligibility(t *testing.T) {
 		if got, want := sel.LeftOutSummary(), "left out 4 stories: 4 More headlines full"; got != want {
 			t.Errorf("summary %q, want %q", got, want)
 		}
-		e.clock.t = day2
+		e.clock.Set(day2)
 		got, _ = e.build(t, e.list)
 		sort.Strings(got)
 		if want := []string{"Briefs: Brief 00", "Briefs: Brief 01", "Briefs: Brief 02", "Briefs: Brief 03"}; !reflect.DeepEqual(got, want) {
@@ -95,7 +95,7 @@ func TestEligibility(t *testing.T) {
 		if len(got) != 3+8 || len(sel.LeftOut) != 1 || sel.LeftOut[0].Reason != digest.ReasonSectionFull {
 			t.Fatalf("shows %d, left out %+v; want 11 and one section full", len(got), sel.LeftOut)
 		}
-		e.clock.t = day2
+		e.clock.Set(day2)
 		if got, _ := e.build(t, e.list); len(got) != 1 || got[0] != "World: "+sel.LeftOut[0].Story.Title {
 			t.Errorf("next edition %q, want the story left out", got)
 		}
@@ -107,7 +107,7 @@ func TestEligibility(t *testing.T) {
 		e.build(t, e.list)
 		// Published ten minutes before that edition, stored ten after.
 		e.addStored(t, "World", "Late", day1.Add(-10*time.Minute), day1.Add(10*time.Minute))
-		e.clock.t = day2
+		e.clock.Set(day2)
 		if got, _ := e.build(t, e.list); !reflect.DeepEqual(got, []string{"World: Late"}) {
 			t.Errorf("next edition %q, want the late arrival", got)
 		}
@@ -140,7 +140,7 @@ func TestEligibility(t *testing.T) {
 		if want := day1.Add(-4 * time.Hour).Add(25 * time.Hour); !exp[0].Expires.Equal(want) {
 			t.Errorf("S3 expires %v, want %v", exp[0].Expires, want)
 		}
-		e.clock.t = day2
+		e.clock.Set(day2)
 		got, sel := e.build(t, e.list)
 		if len(got) != 0 {
 			t.Errorf("next edition shows %q, want nothing (S3 is too old)", got)
@@ -149,7 +149,7 @@ func TestEligibility(t *testing.T) {
 			t.Errorf("expired %v, want S3 too old", lo)
 		}
 		// Reported once: by the edition after, it is no news.
-		e.clock.t = day3
+		e.clock.Set(day3)
 		if _, sel := e.build(t, e.list); len(sel.Expired()) != 0 {
 			t.Errorf("expired reported again: %+v", sel.Expired())
 		}
@@ -165,11 +165,11 @@ func TestEligibility(t *testing.T) {
 		if _, err := e.stories.SetPinned(e.ctx, old, true); err != nil {
 			t.Fatal(err)
 		}
-		e.clock.t = day2
+		e.clock.Set(day2)
 		if got, _ := e.build(t, e.list); !reflect.DeepEqual(got, []string{"World: Old scoop"}) {
 			t.Errorf("after pinning got %q, want the pinned story", got)
 		}
-		e.clock.t = day3
+		e.clock.Set(day3)
 		if got, _ := e.build(t, e.list); len(got) != 0 {
 			t.Errorf("pinned story sent twice: %q", got)
 		}
@@ -206,7 +206,7 @@ func TestEligibility(t *testing.T) {
 				t.Errorf("list %s: %q, want %q", tc.list.Name, got, tc.want)
 			}
 		}
-		e.clock.t = day2
+		e.clock.Set(day2)
 		for _, l := range []subscribers.List{e.list, world, sport} {
 			if got, _ := e.build(t, l); len(got) != 0 {
 				t.Errorf("list %s sent again: %q", l.Name, got)
@@ -301,12 +301,12 @@ func TestSimulatedWeek(t *testing.T) {
 	for day := 0; day <= len(perDay); day++ {
 		at := start.AddDate(0, 0, day)
 		if day == 3 {
-			e.clock.t = old.stored
+			e.clock.Set(old.stored)
 			if _, err := e.stories.SetPinned(e.ctx, old.id, true); err != nil {
 				t.Fatal(err)
 			}
 		}
-		e.clock.t = at
+		e.clock.Set(at)
 		for _, l := range lists {
 			ed, sel, err := e.eds.BuildReport(e.ctx, digest.Composer{}, l, "", true)
 			if err != nil {

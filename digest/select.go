@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/newsroom/digest/clicks"
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/schedule"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
@@ -102,12 +103,7 @@ type Editions struct {
 	week bool
 }
 
-func (e *Editions) now() time.Time {
-	if e.Now != nil {
-		return e.Now()
-	}
-	return time.Now()
-}
+func (e *Editions) now() time.Time { return clock.Now(e.Now) }
 
 // ParseDate checks an edition date (YYYY-MM-DD). An empty date is today
 // in the list's time zone.

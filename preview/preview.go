@@ -23,6 +23,7 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
@@ -59,12 +60,7 @@ type Source struct {
 	Now     func() time.Time
 }
 
-func (s *Source) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Source) now() time.Time { return clock.Now(s.Now) }
 
 func (s *Source) subs() *subscribers.Store { return &subscribers.Store{DB: s.DB, Now: s.Now} }
 func (s *Source) eds() *digest.Editions    { return &digest.Editions{DB: s.DB, Now: s.Now} }

@@ -11,11 +11,11 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"syscall"
 	"time"
 
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/internal/fitness"
+	"github.com/newsroom/digest/internal/listen"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -236,22 +236,9 @@ func (s *Server) fail(w http.ResponseWriter, status int, title string, err error
 }
 
 // Listen opens the preview's address. A port already taken gets an
-// error that names it and says what to do.
-func Listen(addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err == nil {
-		return ln, nil
-	}
-	_, port, _ := net.SplitHostPort(addr)
-	switch {
-	case errors.Is(err, syscall.EADDRINUSE):
-		return nil, fmt.Errorf("port %s is already in use (listening on %s): stop what runs there or pick another with --addr 127.0.0.1:PORT", port, addr)
-	case errors.Is(err, syscall.EACCES):
-		return nil, fmt.Errorf("port %s needs privileges (listening on %s): pick a port above 1023 with --addr", port, addr)
-	default:
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-}
+// error that names it and says what to do (internal/listen, naming
+// --addr).
+func Listen(addr string) (net.Listener, error) { return listen.TCP(addr, "--addr") }
 
 // IsLoopback reports whether addr's host is a loopback address or
 // localhost, so the CLI can warn before exposing unsent editions.

@@ -266,13 +266,7 @@ func TestImport(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("stored stories = %+v, want %+v", got, want)
 	}
-	secs, err := s.Sections(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := sectionNames(secs), []string{"news", "sport"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("sections = %v, want %v", got, want)
-	}
+	wantSections(t, s, "news", "sport")
 
 	// Re-importing the same file updates in place.
 	if _, err := s.Import(ctx, strings.NewReader(input)); err != nil {

@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/internal/oneline"
 	"github.com/newsroom/digest/store"
 )
@@ -85,12 +86,7 @@ type Store struct {
 	Now func() time.Time
 }
 
-func (s *Store) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Store) now() time.Time { return clock.Now(s.Now) }
 
 // Normalize trims the story's fields, collapses line breaks in single-line
 // fields and checks what a story needs: a section, a title and an http(s)

@@ -325,7 +325,9 @@ func (s *Store) UpdateList(ctx context.Context, l List) (List, error) {
 	return l, nil
 }
 
-// Deleted counts what deleting a list removed with it.
+// Deleted counts what deleting a list removed with it. Editions is the
+// caller's to fill (digest's Editions.CountForList, read just before):
+// editions are digest's table.
 type Deleted struct {
 	Memberships int64 `json:"memberships"`
 	Editions    int64 `json:"editions"`
@@ -347,9 +349,6 @@ func (s *Store) DeleteList(ctx context.Context, name string, force bool) (Delete
 		}
 		if d.Memberships > 0 && !force {
 			return fmt.Errorf("%w: %s has %d (remove them, or delete with --force)", ErrListNotEmpty, name, d.Memberships)
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM editions WHERE list_id = ?`, l.ID).Scan(&d.Editions); err != nil {
-			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM lists WHERE id = ?`, l.ID)
 		return err
@@ -387,32 +386,78 @@ type ListCounts struct {
 	Subscribers Counts `json:"subscribers"`
 }
 
-// Lists calls fn for every list in name order, with its counts.
-func (s *Store) Lists(ctx context.Context, fn func(ListCounts) error) error {
-	rows, err := s.DB.QueryContext(ctx, `SELECT `+listColumns+`,
-		(SELECT COUNT(*) FROM memberships m WHERE m.list_id = lists.id AND m.status = 'active'),
-		(SELECT COUNT(*) FROM memberships m WHERE m.list_id = lists.id AND m.status = 'unsubscribed'),
-		(SELECT COUNT(*) FROM memberships m WHERE m.list_id = lists.id AND m.status = 'bounced')
-		FROM lists ORDER BY name`)
+// AllLists returns every list, by name.
+func (s *Store) AllLists(ctx context.Context) ([]List, error) {
+	return s.readLists(ctx, "name")
+}
+
+// ScheduledLists returns every list, in id order, for the daemon that
+// sends each on its schedule. It reads them all at once: a newsroom has a
+// handful of lists, and the daemon rereads them periodically to pick up
+// changed schedules.
+func (s *Store) ScheduledLists(ctx context.Context) ([]List, error) {
+	return s.readLists(ctx, "id")
+}
+
+// readLists is the one reader of every list; order is a column name
+// given by this package, never by the caller's data.
+func (s *Store) readLists(ctx context.Context, order string) ([]List, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT `+listColumns+` FROM lists ORDER BY `+order)
 	if err != nil {
-		return fmt.Errorf("read lists: %w", err)
+		return nil, fmt.Errorf("read lists: %w", err)
+	}
+	defer rows.Close()
+	var out []List
+	for rows.Next() {
+		l, err := scanList(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read lists: %w", err)
+		}
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read lists: %w", err)
+	}
+	return out, nil
+}
+
+// Lists calls fn for every list in name order, with its counts: the
+// lists through AllLists, the counts of all of them in one grouped read.
+func (s *Store) Lists(ctx context.Context, fn func(ListCounts) error) error {
+	lists, err := s.AllLists(ctx)
+	if err != nil {
+		return err
+	}
+	counts := map[int64]*Counts{}
+	rows, err := s.DB.QueryContext(ctx, `SELECT list_id, status, COUNT(*) FROM memberships GROUP BY list_id, status`)
+	if err != nil {
+		return fmt.Errorf("count subscribers: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var lc ListCounts
-		var sections string
-		var maxAge int64
-		if err := rows.Scan(&lc.ID, &lc.Name, &lc.Title, &lc.From, &lc.PostalAddress, &lc.SubjectPrefix, &sections, &lc.Schedule, &lc.TimeZone, &lc.Language, &lc.Direction, &lc.Signup, &lc.WeeklyDay,
-			&lc.BounceAddress, &lc.ClickTracking, &lc.RankByClicks, &maxAge, &lc.Subscribers.Active, &lc.Subscribers.Unsubscribed, &lc.Subscribers.Bounced); err != nil {
-			return err
+		var id, n int64
+		var status string
+		if err := rows.Scan(&id, &status, &n); err != nil {
+			return fmt.Errorf("count subscribers: %w", err)
 		}
-		lc.MaxAge = Duration(time.Duration(maxAge) * time.Second)
-		lc.Sections = ParseSections(sections)
+		if counts[id] == nil {
+			counts[id] = &Counts{}
+		}
+		counts[id].add(status, n)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("count subscribers: %w", err)
+	}
+	for _, l := range lists {
+		lc := ListCounts{List: l}
+		if c := counts[l.ID]; c != nil {
+			lc.Subscribers = *c
+		}
 		if err := fn(lc); err != nil {
 			return err
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 // CountMembers counts the list's memberships by status.

@@ -288,7 +288,7 @@ type ListPrefs struct {
 // ExportPerson returns everything about the subscriber with this address.
 func (s *Store) ExportPerson(ctx context.Context, email string) (DataExport, error) {
 	var out DataExport
-	d, err := s.Show(ctx, email, 1000)
+	d, err := s.Show(ctx, email)
 	if err != nil {
 		return out, err
 	}

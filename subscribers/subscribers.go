@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/internal/suggest"
 	"github.com/newsroom/digest/store"
 )
@@ -108,12 +109,7 @@ type Store struct {
 	Now func() time.Time
 }
 
-func (s *Store) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Store) now() time.Time { return clock.Now(s.Now) }
 
 // ErrUnknownList reports a list name that does not exist.
 var ErrUnknownList = errors.New("unknown list")

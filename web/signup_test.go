@@ -200,7 +200,7 @@ func TestSignupFullFlow(t *testing.T) {
 	if res.StatusCode != http.StatusGone || !strings.Contains(body, "subscribe/daily") {
 		t.Errorf("reused token: %d\n%s", res.StatusCode, body)
 	}
-	d, err := ss.subs.Show(ss.ctx, "grace@example.com", 0)
+	d, err := ss.subs.Show(ss.ctx, "grace@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}

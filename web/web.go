@@ -7,20 +7,18 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	"github.com/newsroom/digest/bounces"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/listen"
 	"github.com/newsroom/digest/metrics"
 	"github.com/newsroom/digest/subscribers"
 	"github.com/newsroom/digest/templates"
@@ -267,19 +265,8 @@ func HTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 }
 
 // ErrAddrInUse reports a listen address another process already holds.
-var ErrAddrInUse = errors.New("address already in use")
+var ErrAddrInUse = listen.ErrAddrInUse
 
-// Listen opens the TCP listener for addr, explaining the usual failures.
-func Listen(addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	switch {
-	case err == nil:
-		return ln, nil
-	case errors.Is(err, syscall.EADDRINUSE):
-		return nil, fmt.Errorf("listen on %s: %w: another process (another digest serve?) holds the port; stop it or pick another with --http", addr, ErrAddrInUse)
-	case errors.Is(err, syscall.EACCES):
-		return nil, fmt.Errorf("listen on %s: permission denied: ports below 1024 need privileges; pick another with --http", addr)
-	default:
-		return nil, fmt.Errorf("listen on %s: %v: give --http as HOST:PORT like 127.0.0.1:8080", addr, err)
-	}
-}
+// Listen opens the TCP listener for addr, explaining the usual failures
+// (the shared explanation of internal/listen, naming --http).
+func Listen(addr string) (net.Listener, error) { return listen.TCP(addr, "--http") }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/metrics"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
@@ -43,11 +44,8 @@ type site struct {
 func newSite(t *testing.T, configure func(*web.Server)) *site {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "digest.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t)
+	var err error
 	s := &site{t: t, ctx: ctx, db: db, subs: &subscribers.Store{DB: db}, eds: &digest.Editions{DB: db}, m: metrics.New()}
 	if _, err := db.ExecContext(ctx, `INSERT INTO lists (name, title, from_addr, created_at, updated_at) VALUES ('weekly', 'The Weekly Review', 'w@example.com', 0, 0)`); err != nil {
 		t.Fatal(err)
@@ -461,13 +459,7 @@ func TestOneClickWhileDatabaseIsLockedIsJournalledAndHonoured(t *testing.T) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	done := make(chan struct{})
 	go func() { ws.KeepJournal(ctx, 10*time.Millisecond); close(done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.statuses() != "daily=unsubscribed weekly=active" {
-		if time.Now().After(deadline) {
-			t.Fatalf("the journalled unsubscribe was never written: %s", s.statuses())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	storetest.WaitUntil(t, "the journalled unsubscribe to be written", func() bool { return s.statuses() == "daily=unsubscribed weekly=active" }, s.statuses)
 	cancel()
 	<-done
 	if fi, err := os.Stat(journal.Path); err != nil || fi.Size() != 0 {

@@ -318,10 +318,25 @@ use digest subscribers remove to erase a person.`,
 			if err != nil {
 				return err
 			}
+			// The editions go with the list (the foreign keys cascade):
+			// count them, through their owner, just before.
+			l, err := s.GetList(a.ctx, args[0])
+			if err != nil {
+				return err
+			}
+			eds, err := a.editions()
+			if err != nil {
+				return err
+			}
+			editions, err := eds.CountForList(a.ctx, l.ID)
+			if err != nil {
+				return err
+			}
 			d, err := s.DeleteList(a.ctx, args[0], force)
 			if err != nil {
 				return err
 			}
+			d.Editions = editions
 			a.printf("list %s deleted with %s and %s\n", args[0], plural(d.Memberships, "membership"), plural(d.Editions, "edition"))
 			return nil
 		},

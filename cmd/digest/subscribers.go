@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -53,7 +54,7 @@ func (a *App) subscribersAddCommand() *cobra.Command {
 			}
 			// What they were on before tells what the add changed.
 			before := map[string]string{}
-			d, err := s.Show(a.ctx, args[0], 0)
+			d, err := s.Show(a.ctx, args[0])
 			switch {
 			case err == nil:
 				for _, m := range d.Memberships {
@@ -118,10 +119,21 @@ outbox) are not touched.`,
 			if err != nil {
 				return err
 			}
+			// The ledger rows go with the person (the foreign keys
+			// cascade): count them, through their owner, just before.
+			sub, err := s.Get(a.ctx, args[0])
+			if err != nil {
+				return err
+			}
+			deliveries, err := delivery.CountForSubscriber(a.ctx, s.DB, sub.ID)
+			if err != nil {
+				return err
+			}
 			e, err := s.Remove(a.ctx, args[0])
 			if err != nil {
 				return err
 			}
+			e.Deliveries = deliveries
 			a.printf("removed %s: erased %s and %s\n", e.Email, plural(e.Memberships, "membership"), plural(e.Deliveries, "delivery"))
 			return nil
 		},
@@ -203,8 +215,11 @@ func (a *App) subscribersShowCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := s.Show(a.ctx, args[0], recentDeliveries)
+			d, err := s.Show(a.ctx, args[0])
 			if err != nil {
+				return err
+			}
+			if d.Deliveries, err = delivery.SubscriberDeliveries(a.ctx, s.DB, d.ID, recentDeliveries); err != nil {
 				return err
 			}
 			if asJSON {
