@@ -108,10 +108,9 @@ func (c Composer) hermes(sel Selection) hermes.Hermes {
 }
 
 func (c Composer) email(sel Selection, subject, pre string) hermes.Email {
-	accent := c.Brand.Accent
-	if accent == "" {
-		accent = templates.DefaultBrand.Accent
-	}
+	// The accent as drawn: darkened or lightened where the brand's own
+	// colour would fall below 4.5:1 (templates.Brand.Accents).
+	accent, accentDark := c.Brand.Accents()
 	brandName := c.Brand.Name
 	if brandName == "" {
 		brandName = templates.DefaultBrand.Name
@@ -128,6 +127,7 @@ func (c Composer) email(sel Selection, subject, pre string) hermes.Email {
 		{Key: templates.MetaPostal, Value: sel.List.PostalAddress},
 		{Key: templates.MetaLang, Value: lang},
 		{Key: templates.MetaAccent, Value: accent},
+		{Key: metaAccentDark, Value: accentDark},
 		{Key: metaBrandName, Value: brandName},
 	}
 	if c.Brand.Link != "" {
@@ -167,7 +167,9 @@ func (c Composer) email(sel Selection, subject, pre string) hermes.Email {
 const (
 	metaBrandName = "brand_name"
 	metaBrandLink = "brand_link"
-	colByline     = "byline"
+	// metaAccentDark is the accent of dark mode's @media block.
+	metaAccentDark = "accent_dark"
+	colByline      = "byline"
 )
 
 // withStory adds the lead story's optional picture (sel.Images first,

@@ -17,6 +17,7 @@ import (
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
+	"github.com/newsroom/digest/templates"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -302,7 +303,8 @@ func fixedSelection() digest.Selection {
 		Blocks: []digest.Block{
 			{Section: stories.Section{Name: "Americas"}, Stories: []stories.Story{
 				{ID: 1, Section: "Americas", Title: "Not ready to recognise Joe Biden as US president: Putin", URL: "https://news.example.com/putin?a=1&b=2",
-					Teaser: "'We will work with anyone who has the confidence of the American people,' Putin said on Russian state TV, adding that the decision not to congratulate Biden is a formality.", PublishedAt: pub},
+					Teaser: "'We will work with anyone who has the confidence of the American people,' Putin said on Russian state TV, adding that the decision not to congratulate Biden is a formality.", PublishedAt: pub,
+					Image: "https://news.example.com/images/putin-1200x675.jpg", Byline: "Ada Lovelace & Charles Babbage"},
 				{ID: 2, Section: "Americas", Title: `Escaping <script>alert("x")</script> & "quotes"`, URL: "https://news.example.com/escape", Teaser: "<b>not bold</b>", PublishedAt: pub},
 			}},
 			{Section: stories.Section{Name: "Economy"}, Stories: []stories.Story{
@@ -315,8 +317,12 @@ func fixedSelection() digest.Selection {
 	}
 }
 
+// goldenBrand is the golden edition's brand: a name and link of the
+// newsroom's, the default accent.
+var goldenBrand = templates.Brand{Name: "Springfield Shopper", Link: "https://shopper.example.com/"}
+
 func TestComposeGolden(t *testing.T) {
-	ed, err := digest.Composer{BaseURL: "https://news.example.com"}.Compose(fixedSelection())
+	ed, err := digest.Composer{BaseURL: "https://news.example.com", Brand: goldenBrand}.Compose(fixedSelection())
 	if err != nil {
 		t.Fatal(err)
 	}
