@@ -108,3 +108,10 @@ func luminance(c string) (float64, error) {
 	}
 	return 0.2126*lin(rgb[0]) + 0.7152*lin(rgb[1]) + 0.0722*lin(rgb[2]), nil
 }
+
+// AccentLight is the accent's shade for light backgrounds (see Accents):
+// what pages with white text on accent buttons draw.
+func (b Brand) AccentLight() string {
+	light, _ := b.Accents()
+	return light
+}

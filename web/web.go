@@ -131,6 +131,9 @@ func (s *Server) Handler() http.Handler {
 	if s.Brand.Accent != "" {
 		brand.Accent = s.Brand.Accent
 	}
+	// The pages put white text on accent buttons: draw the accent in its
+	// light shade, which keeps 4.5:1 (templates.Brand.Accents).
+	brand.Accent = brand.AccentLight()
 	s.pages = template.Must(pages.Clone()).Funcs(template.FuncMap{"brand": func() templates.Brand { return brand }})
 	mux := http.NewServeMux()
 	mux.Handle("GET /u/{token}", s.rateLimited(http.HandlerFunc(s.unsubscribePage)))

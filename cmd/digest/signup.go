@@ -33,7 +33,7 @@ func (a *App) signupSettings() web.SignupSettings {
 	return web.SignupSettings{
 		BaseURL: a.cfg.BaseURL, RecordIP: a.cfg.RecordIP,
 		BlockedDomains: strings.Split(a.cfg.Signup.BlockedDomains, ","), ConsentText: a.cfg.Signup.ConsentText,
-		Accent: c.Brand.Accent, Brand: c.Brand.Name,
+		Accent: c.Brand.AccentLight(), Brand: c.Brand.Name,
 	}
 }
 
