@@ -332,6 +332,12 @@ func (c Config) Validate() error {
 			return fmt.Errorf("base url %q is not an http(s) URL: set --base-url like https://news.example.com", c.BaseURL)
 		}
 	}
+	if l := c.Brand.Link; l != "" {
+		u, err := url.Parse(l)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("brand link %q is not an http(s) URL: set [brand] link in digest.toml like https://news.example.com", l)
+		}
+	}
 	if a := c.Brand.Accent; a != "" && !hexColour.MatchString(a) {
 		return fmt.Errorf("brand accent %q is not a hex colour like #b3261e", a)
 	}
