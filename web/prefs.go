@@ -154,6 +154,9 @@ func (s *Server) prefsPost(w http.ResponseWriter, r *http.Request) {
 		}
 	case "download":
 		data, err := s.Subs.ExportPerson(ctx, sub.Email)
+		if err == nil && s.Deliveries != nil {
+			data.Details.Deliveries, err = s.Deliveries(ctx, data.Details.ID)
+		}
 		if err != nil {
 			s.internalError(w, "download data", err)
 			return

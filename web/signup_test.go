@@ -553,3 +553,27 @@ func TestWeeklyAndPausedReadersOverAWeek(t *testing.T) {
 		t.Error("the weekly edition does not say it is the weekly one")
 	}
 }
+
+// The preference page's data download carries the delivery records the
+// daemon reads from the ledger (web does not link the engine, so serve
+// hands the reader in).
+func TestPreferenceDownloadCarriesDeliveries(t *testing.T) {
+	var asked int64
+	ss := newSignupSite(t, func(s *web.Server) {
+		s.Deliveries = func(_ context.Context, id int64) ([]subscribers.DeliveryRecord, error) {
+			asked = id
+			return []subscribers.DeliveryRecord{{List: "daily", Date: "2026-11-30", Subject: "Monday's digest", Status: "sent"}}, nil
+		}
+	})
+	sub, err := ss.subs.Add(ss.ctx, "reader@example.com", "", "daily")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/p/" + sub.PrefToken
+	_, page := ss.get(path)
+	csrf := csrfRE.FindStringSubmatch(page)[1]
+	_, page = ss.postForm(path, url.Values{"csrf": {csrf}, "action": {"download"}})
+	if asked != sub.ID || !strings.Contains(page, `"Monday's digest"`) {
+		t.Errorf("download asked for subscriber %d (want %d):\n%s", asked, sub.ID, page)
+	}
+}

@@ -68,6 +68,10 @@ type Server struct {
 	Journal *subscribers.Journal
 	// API, when set, mounts the push API (POST and DELETE /api/stories).
 	API *API
+	// Deliveries, when set, reads a subscriber's delivery records (the
+	// ledger is the delivery engine's table, which web does not link) for
+	// the preference page's "download my data".
+	Deliveries func(ctx context.Context, subscriberID int64) ([]subscribers.DeliveryRecord, error)
 	// Confirmations sends sign-up confirmation mails; nil turns the
 	// public sign-up off (/subscribe answers 404).
 	Confirmations ConfirmationSender

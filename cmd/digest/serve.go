@@ -138,6 +138,9 @@ func (a *App) runServe(o serveOptions) error {
 		Sending: sched.Leader, TrustForwardedFor: o.trustForwardedFor, Brand: a.composer().Brand,
 		Journal: &subscribers.Journal{Path: subscribers.JournalPath(db.Path)},
 		API:     &web.API{Stories: &stories.Store{DB: db, Now: a.now}, Tokens: &tokens.Store{DB: db, Now: a.now}},
+		Deliveries: func(ctx context.Context, id int64) ([]subscribers.DeliveryRecord, error) {
+			return delivery.SubscriberDeliveries(ctx, db, id, 10000)
+		},
 	}
 	if err := a.wireSignup(site); err != nil {
 		return err
