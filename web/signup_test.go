@@ -66,7 +66,14 @@ func newSignupSite(t testing.TB, configure func(*web.Server)) *signupSite {
 	if configure != nil {
 		configure(ss.web)
 	}
-	ss.srv = httptest.NewServer(ss.web.Handler())
+	ss.srv = httptest.NewUnstartedServer(nil)
+	if ss.web.Signup.BaseURL == "" {
+		// Links in the mails point at this very server (the browser
+		// test follows them).
+		ss.web.Signup.BaseURL = "http://" + ss.srv.Listener.Addr().String()
+	}
+	ss.srv.Config.Handler = ss.web.Handler()
+	ss.srv.Start()
 	t.Cleanup(ss.srv.Close)
 	return ss
 }
