@@ -94,7 +94,9 @@ type Edition struct {
 
 // IsVariant reports whether a reader variant is shown, not the edition
 // itself.
-func (e Edition) IsVariant() bool { return e.Variant != digest.BaseKey && e.Variant != digest.VariantKey{} }
+func (e Edition) IsVariant() bool {
+	return e.Variant != digest.BaseKey && e.Variant != digest.VariantKey{}
+}
 
 // Item is one story of an edition and where it appears.
 type Item struct {
