@@ -107,9 +107,17 @@ func (ss *signupSite) get(path string) (*http.Response, string) {
 
 func (ss *signupSite) post(path, ctype, body string) (*http.Response, string) {
 	ss.t.Helper()
+	return ss.postWith(path, ctype, body, "User-Agent", "signup-test/1.0")
+}
+
+// postWith posts with extra headers, given as name, value pairs.
+func (ss *signupSite) postWith(path, ctype, body string, header ...string) (*http.Response, string) {
+	ss.t.Helper()
 	req, _ := http.NewRequest("POST", ss.srv.URL+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", ctype)
-	req.Header.Set("User-Agent", "signup-test/1.0")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		ss.t.Fatal(err)
@@ -123,18 +131,10 @@ func (ss *signupSite) post(path, ctype, body string) (*http.Response, string) {
 // (none when token is "").
 func (ss *signupSite) postJSON(path, token, body string) (*http.Response, string) {
 	ss.t.Helper()
-	req, _ := http.NewRequest("POST", ss.srv.URL+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if token == "" {
+		return ss.postWith(path, "application/json", body)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		ss.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res, string(b)
+	return ss.postWith(path, "application/json", body, "Authorization", "Bearer "+token)
 }
 
 // cmsToken makes a push-API token, as digest tokens create does.
@@ -334,19 +334,8 @@ func TestJSONSignupNeedsATokenOrAStamp(t *testing.T) {
 	if n := len(ss.mails()); n != 0 {
 		t.Fatalf("JSON without token or stamp sent %d confirmations", n)
 	}
-	for _, bad := range []string{"dgst_not-a-token-at-all-000000000000", "Basic dXNlcjpwYXNz"} {
-		req, _ := http.NewRequest("POST", ss.srv.URL+"/subscribe/daily", strings.NewReader(`{"email":"bad@example.com"}`))
-		req.Header.Set("Content-Type", "application/json")
-		if strings.HasPrefix(bad, "Basic") {
-			req.Header.Set("Authorization", bad)
-		} else {
-			req.Header.Set("Authorization", "Bearer "+bad)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
+	for _, bad := range []string{"Bearer dgt_not-a-token-at-all-000000000000", "Basic dXNlcjpwYXNz", "Bearer "} {
+		res, _ := ss.postWith("/subscribe/daily", "application/json", `{"email":"bad@example.com"}`, "Authorization", bad)
 		if res.StatusCode != http.StatusUnauthorized || res.Header.Get("WWW-Authenticate") == "" {
 			t.Errorf("Authorization %q: %d, want 401 with WWW-Authenticate", bad, res.StatusCode)
 		}
