@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/peakmem"
 	"github.com/newsroom/digest/internal/smtptest"
 	"github.com/newsroom/digest/subscribers"
 	"github.com/newsroom/digest/web"
@@ -175,7 +175,7 @@ func BenchmarkSend100kVariants(b *testing.B) {
 				return eds.PrepareVariants(ctx, digest.Composer{}, ed, l)
 			}}
 		runtime.GC()
-		peak := watchMemory()
+		peak := peakmem.Watch()
 		b.StartTimer()
 		start := time.Now()
 		sum, err := s.Send(ss.ctx, ed, list)
@@ -192,33 +192,5 @@ func BenchmarkSend100kVariants(b *testing.B) {
 		b.ReportMetric(float64(peakBytes)/(1<<20), "peak-MB")
 		fmt.Printf("%d readers over %d section sets: %d variants composed, sent in %.1f s (%.0f msg/s, %.1f KB per message), peak Go memory %.1f MB\n",
 			n, sets, sum.Composed, wall.Seconds(), float64(n)/wall.Seconds(), float64(sink.Bytes())/float64(n)/1024, float64(peakBytes)/(1<<20))
-	}
-}
-
-// watchMemory samples the memory the Go runtime holds from the OS (heap,
-// stacks, everything; modernc's SQLite is Go code, so it counts too)
-// until the returned function is called, which reports the peak.
-func watchMemory() func() uint64 {
-	sample := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
-	var peak uint64
-	done, stopped := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(sample)
-			peak = max(peak, sample[0].Value.Uint64())
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() uint64 {
-		close(done)
-		<-stopped
-		return peak
 	}
 }
