@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/peakmem"
 	"github.com/newsroom/digest/internal/smtptest"
 )
 
@@ -79,7 +79,7 @@ func BenchmarkEngineVsRaw(b *testing.B) {
 				var sent int
 				before := sink.Bytes()
 				runtime.GC()
-				peak := watchMemory()
+				peak := peakmem.Watch()
 				c0, start := cpuTime(), time.Now()
 				pprof.Do(f.ctx, pprof.Labels("phase", phase), func(ctx context.Context) {
 					switch phase {
@@ -192,37 +192,6 @@ func rawSend(b *testing.B, cfg delivery.SMTPConfig, msgs []*mail.Msg, n int, ext
 		b.Fatalf("raw go-mail: %d sends failed", failed.Load())
 	}
 	return n
-}
-
-// watchMemory samples the memory the Go runtime holds from the OS (heap,
-// stacks, everything; modernc's SQLite is Go code, so it counts too) and
-// returns a function that stops and reports the peak.
-func watchMemory() func() uint64 {
-	sample := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
-	var peak atomic.Uint64
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(sample)
-			if v := sample[0].Value.Uint64(); v > peak.Load() {
-				peak.Store(v)
-			}
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() uint64 {
-		close(done)
-		<-stopped
-		return peak.Load()
-	}
 }
 
 func cpuTime() time.Duration {

@@ -149,16 +149,7 @@ func (e *Editions) PrepareVariants(ctx context.Context, c Composer, ed Edition, 
 		if sel := bases[freq]; sel != nil {
 			return sel, nil
 		}
-		var sel Selection
-		all := VariantKey{Frequency: freq}
-		if v := vs.byKey[all]; v != nil {
-			sel, err = e.storedSelection(ctx, list, v.Edition)
-			if freq == subscribers.FrequencyWeekly {
-				sel.List.Title = weeklyTitle(list)
-			}
-		} else {
-			sel, err = e.weekSelection(ctx, list, ed)
-		}
+		sel, err := e.variantBase(ctx, list, ed, vs, freq)
 		if err != nil {
 			return nil, err
 		}
@@ -196,6 +187,52 @@ func (e *Editions) PrepareVariants(ctx context.Context, c Composer, ed Edition, 
 		vs.Composed++
 	}
 	return vs, nil
+}
+
+// variantBase is the selection the variants of a frequency are cut
+// from: the stored every-section variant of it (for daily, the edition
+// itself), else the week's top stories.
+func (e *Editions) variantBase(ctx context.Context, list subscribers.List, ed Edition, vs *Variants, freq string) (Selection, error) {
+	v := vs.byKey[VariantKey{Frequency: freq}]
+	if v == nil {
+		return e.weekSelection(ctx, list, ed)
+	}
+	sel, err := e.storedSelection(ctx, list, v.Edition)
+	if freq == subscribers.FrequencyWeekly {
+		sel.List.Title = weeklyTitle(list)
+	}
+	return sel, err
+}
+
+// ReaderVariant is the variant a reader with prefs gets of ed, as the
+// next send would deliver it, for the preview: the stored variant when
+// there is one, else composed now and not stored (a preview records
+// nothing). It is nil when the reader gets nothing of ed (see
+// Variants.For: paused, weekly on another day, or no story in the
+// reader's sections). ed may be a stored edition or one composed and not
+// stored.
+func (e *Editions) ReaderVariant(ctx context.Context, c Composer, ed Edition, list subscribers.List, p subscribers.Prefs) (*Variant, error) {
+	vs := &Variants{Edition: ed, Weekly: list.IsWeeklyDay(ed.Date), byKey: map[VariantKey]*Variant{}}
+	vs.byKey[BaseKey] = &Variant{Key: BaseKey, Edition: ed, Template: ed.Template(), Empty: len(ed.StoryIDs) == 0}
+	if ed.ID != 0 {
+		if err := e.loadVariants(ctx, vs); err != nil {
+			return nil, err
+		}
+	}
+	k := KeyOf(p)
+	if vs.byKey[k] == nil && p.Receives(ed.Date, vs.Weekly) &&
+		(k.Frequency == subscribers.FrequencyDaily || k.Frequency == subscribers.FrequencyWeekly) {
+		sel, err := e.variantBase(ctx, list, ed, vs, k.Frequency)
+		if err != nil {
+			return nil, err
+		}
+		v, err := e.variantEdition(c, ed, sel.ForSections(k.Sections), k)
+		if err != nil {
+			return nil, err
+		}
+		vs.byKey[k] = &Variant{Key: k, Edition: v, Template: v.Template(), Empty: len(v.StoryIDs) == 0}
+	}
+	return vs.For(p), nil
 }
 
 // ForSections is the selection cut to a section set (a SectionKey):
@@ -308,11 +345,10 @@ func weeklyTitle(list subscribers.List) string { return list.DisplayTitle() + " 
 // composeVariant composes one variant and stores it; when another
 // process stored the same variant first, that one is used.
 func (e *Editions) composeVariant(ctx context.Context, c Composer, ed Edition, sel Selection, k VariantKey) (*Variant, error) {
-	v, err := c.Compose(sel)
+	v, err := e.variantEdition(c, ed, sel, k)
 	if err != nil {
-		return nil, fmt.Errorf("compose variant %s: %w", k, err)
+		return nil, err
 	}
-	v.ID, v.ListID, v.List, v.Date, v.CreatedAt = ed.ID, ed.ListID, ed.List, ed.Date, e.now().UTC().Truncate(time.Second)
 	ids, _ := json.Marshal(nonNil(v.StoryIDs))
 	err = store.RetryBusy(ctx, time.Minute, func() error {
 		_, err := e.DB.ExecContext(ctx, `INSERT INTO edition_variants (edition_id, frequency, sections, subject, preheader, html, text, story_ids, leads, created_at)
@@ -328,6 +364,17 @@ func (e *Editions) composeVariant(ctx context.Context, c Composer, ed Edition, s
 		return nil, err
 	}
 	return stored, nil
+}
+
+// variantEdition composes a variant of ed from sel: its own subject,
+// bodies and stories under the edition's identity (ID, list, date).
+func (e *Editions) variantEdition(c Composer, ed Edition, sel Selection, k VariantKey) (Edition, error) {
+	v, err := c.Compose(sel)
+	if err != nil {
+		return v, fmt.Errorf("compose variant %s: %w", k, err)
+	}
+	v.ID, v.ListID, v.List, v.Date, v.CreatedAt = ed.ID, ed.ListID, ed.List, ed.Date, e.now().UTC().Truncate(time.Second)
+	return v, nil
 }
 
 func nonNil(ids []int64) []int64 {

@@ -80,6 +80,18 @@ type Edition struct {
 	Selection *digest.Selection
 	// Items are the edition's stories in the order they appear.
 	Items []Item
+	// Variant is the reader variant shown (see Source.ForReader);
+	// digest.BaseKey for the edition itself.
+	Variant digest.VariantKey
+	// Notes are warnings about whom the edition is shown for, added to
+	// the checks of its views.
+	Notes []Warning
+}
+
+// IsVariant reports whether a reader variant is shown, not the edition
+// itself.
+func (e Edition) IsVariant() bool {
+	return e.Variant != digest.BaseKey && e.Variant != digest.VariantKey{}
 }
 
 // Item is one story of an edition and where it appears.
@@ -140,7 +152,7 @@ func (s *Source) Load(ctx context.Context, listName, date string) (Edition, erro
 	if err != nil {
 		return Edition{}, err
 	}
-	out := Edition{Edition: ed, List: list, Next: date == NextDate, Selection: &sel}
+	out := Edition{Edition: ed, List: list, Next: date == NextDate, Selection: &sel, Variant: digest.BaseKey}
 	for _, b := range sel.Blocks {
 		for _, st := range b.Stories {
 			out.Items = append(out.Items, Item{Story: st, Lead: true})
@@ -153,14 +165,22 @@ func (s *Source) Load(ctx context.Context, listName, date string) (Edition, erro
 }
 
 func (s *Source) stored(ctx context.Context, list subscribers.List, ed digest.Edition) (Edition, error) {
-	out := Edition{Edition: ed, List: list, Stored: true}
+	out := Edition{Edition: ed, List: list, Stored: true, Variant: digest.BaseKey}
+	var err error
+	out.Items, err = s.items(ctx, ed)
+	return out, err
+}
+
+// items are the stories of a composed edition or variant, in order.
+func (s *Source) items(ctx context.Context, ed digest.Edition) ([]Item, error) {
 	st := &stories.Store{DB: s.DB, Now: s.Now}
+	var out []Item
 	for i, id := range ed.StoryIDs {
 		story, err := st.Get(ctx, id)
 		if err != nil {
 			return out, fmt.Errorf("edition %d: %w", ed.ID, err)
 		}
-		out.Items = append(out.Items, Item{Story: story, Lead: i < ed.Leads})
+		out = append(out, Item{Story: story, Lead: i < ed.Leads})
 	}
 	return out, nil
 }
@@ -223,7 +243,7 @@ func (s *Source) Render(ed Edition, rcpt subscribers.Subscriber, subjectPrefix s
 	if err := v.parse(); err != nil {
 		return v, fmt.Errorf("read back message: %w", err)
 	}
-	v.Warnings = Check(ed, v.HTMLPartBytes, v.HTML+v.Text)
+	v.Warnings = append(Check(ed, v.HTMLPartBytes, v.HTML+v.Text), ed.Notes...)
 	return v, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/newsroom/digest/digest"
@@ -157,6 +158,23 @@ func (s *Server) view(w http.ResponseWriter, r *http.Request) (View, bool) {
 		s.fail(w, status, "No such subscriber", err)
 		return View{}, false
 	}
+	if q := r.URL.Query().Get("variant"); q != "" {
+		p, err := ParseVariant(q)
+		if err == nil {
+			ed, err = s.Source.Variant(ctx, ed, p)
+		}
+		if err != nil {
+			s.fail(w, http.StatusNotFound, "No such variant", err)
+			return View{}, false
+		}
+	} else if ed, err = s.Source.ForReader(ctx, ed, rcpt); err != nil {
+		status := http.StatusInternalServerError
+		if errors.Is(err, ErrNothingForReader) {
+			status = http.StatusNotFound
+		}
+		s.fail(w, status, "Nothing for this reader", err)
+		return View{}, false
+	}
 	v, err := s.Source.Render(ed, rcpt, "")
 	if err != nil {
 		s.fail(w, http.StatusInternalServerError, "The edition could not be rendered", err)
@@ -172,15 +190,34 @@ func (s *Server) edition(w http.ResponseWriter, r *http.Request) {
 	}
 	list, date, as := r.PathValue("list"), r.PathValue("date"), r.URL.Query().Get("as")
 	title := v.Edition.List.DisplayTitle() + " · " + v.Edition.Date
+	variants, err := s.Source.VariantsOf(r.Context(), v.Edition)
+	if err != nil {
+		s.fail(w, http.StatusInternalServerError, "The store could not be read", err)
+		return
+	}
+	q := r.URL.Query()
+	q.Del("as")
+	partQuery := func(part string) string {
+		u := partURL(list, date, part, as)
+		if vq := q.Get("variant"); vq != "" {
+			sep := "?"
+			if strings.Contains(u, "?") {
+				sep = "&"
+			}
+			u += sep + "variant=" + url.QueryEscape(vq)
+		}
+		return u
+	}
 	s.render(w, http.StatusOK, "edition.html", map[string]any{
 		"Title":       title,
 		"View":        v,
 		"As":          as,
 		"Built":       v.Edition.CreatedAt.Format("2006-01-02 15:04 MST"),
 		"SelfURL":     EditionURL(list, date, ""),
-		"HTMLURL":     partURL(list, date, "html", as),
-		"TextURL":     partURL(list, date, "text", as),
-		"EMLURL":      partURL(list, date, "eml", as),
+		"HTMLURL":     partQuery("html"),
+		"TextURL":     partQuery("text"),
+		"EMLURL":      partQuery("eml"),
+		"Variants":    variants,
 		"MessageSize": FormatBytes(len(v.Message)),
 		"HTMLSize":    FormatBytes(v.HTMLPartBytes),
 		"ClipShare":   fmt.Sprintf("%.0f", 100*float64(v.HTMLPartBytes)/GmailClipBytes),

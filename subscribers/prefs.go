@@ -107,6 +107,12 @@ func (s *Store) ByPrefToken(ctx context.Context, token string) (Subscriber, []Me
 	return found, ms, err
 }
 
+// MemberPrefsOf returns a subscriber's memberships with their choices,
+// by list name (the preview shows a reader's own variant from them).
+func (s *Store) MemberPrefsOf(ctx context.Context, subID int64) ([]MemberPrefs, error) {
+	return s.memberPrefs(ctx, s.DB, subID)
+}
+
 func (s *Store) memberPrefs(ctx context.Context, q store.Querier, subID int64) ([]MemberPrefs, error) {
 	rows, err := q.QueryContext(ctx, `SELECT m.list_id, m.status, m.sections, m.frequency, m.paused_until
 		FROM memberships m JOIN lists l ON l.id = m.list_id WHERE m.subscriber_id = ? ORDER BY l.name`, subID)

@@ -23,6 +23,7 @@ import (
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
+	"github.com/newsroom/digest/tokens"
 	"github.com/newsroom/digest/web"
 )
 
@@ -60,11 +61,19 @@ func newSignupSite(t testing.TB, configure func(*web.Server)) *signupSite {
 	ss.web = &web.Server{Subs: ss.subs, Editions: &digest.Editions{DB: db},
 		Confirmations: &delivery.Confirmations{Transport: func() (delivery.Transport, error) { return delivery.NewSMTP(cfg) }},
 		Signup:        web.SignupSettings{BaseURL: "https://news.example.com", RecordIP: true, BlockedDomains: []string{"spam.test"}},
+		API:           &web.API{Stories: &stories.Store{DB: db}, Tokens: &tokens.Store{DB: db}},
 	}
 	if configure != nil {
 		configure(ss.web)
 	}
-	ss.srv = httptest.NewServer(ss.web.Handler())
+	ss.srv = httptest.NewUnstartedServer(nil)
+	if ss.web.Signup.BaseURL == "" {
+		// Links in the mails point at this very server (the browser
+		// test follows them).
+		ss.web.Signup.BaseURL = "http://" + ss.srv.Listener.Addr().String()
+	}
+	ss.srv.Config.Handler = ss.web.Handler()
+	ss.srv.Start()
 	t.Cleanup(ss.srv.Close)
 	return ss
 }
@@ -98,9 +107,17 @@ func (ss *signupSite) get(path string) (*http.Response, string) {
 
 func (ss *signupSite) post(path, ctype, body string) (*http.Response, string) {
 	ss.t.Helper()
+	return ss.postWith(path, ctype, body, "User-Agent", "signup-test/1.0")
+}
+
+// postWith posts with extra headers, given as name, value pairs.
+func (ss *signupSite) postWith(path, ctype, body string, header ...string) (*http.Response, string) {
+	ss.t.Helper()
 	req, _ := http.NewRequest("POST", ss.srv.URL+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", ctype)
-	req.Header.Set("User-Agent", "signup-test/1.0")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		ss.t.Fatal(err)
@@ -108,6 +125,26 @@ func (ss *signupSite) post(path, ctype, body string) (*http.Response, string) {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return res, string(b)
+}
+
+// postJSON posts a JSON sign-up as a CMS does, with the bearer token
+// (none when token is "").
+func (ss *signupSite) postJSON(path, token, body string) (*http.Response, string) {
+	ss.t.Helper()
+	if token == "" {
+		return ss.postWith(path, "application/json", body)
+	}
+	return ss.postWith(path, "application/json", body, "Authorization", "Bearer "+token)
+}
+
+// cmsToken makes a push-API token, as digest tokens create does.
+func (ss *signupSite) cmsToken() string {
+	ss.t.Helper()
+	secret, err := (&tokens.Store{DB: ss.db}).Create(ss.ctx, "cms")
+	if err != nil {
+		ss.t.Fatal(err)
+	}
+	return secret
 }
 
 func (ss *signupSite) postForm(path string, v url.Values) (*http.Response, string) {
@@ -266,11 +303,11 @@ func TestSignupAnswerIsTheSameForKnownAndUnknown(t *testing.T) {
 	if _, err := ss.subs.Add(ss.ctx, "known@example.com", "Known", "daily"); err != nil {
 		t.Fatal(err)
 	}
-	stamp := ss.humanStamp()
+	stamp, token := ss.humanStamp(), ss.cmsToken()
 	for _, ct := range []string{"form", "json"} {
 		answer := func(addr string) string {
 			if ct == "json" {
-				_, b := ss.post("/subscribe/daily", "application/json", `{"email":"`+addr+`"}`)
+				_, b := ss.postJSON("/subscribe/daily", token, `{"email":"`+addr+`"}`)
 				return b
 			}
 			_, b := ss.postForm("/subscribe/daily", url.Values{"email": {addr}, "ts": {stamp}})
@@ -280,6 +317,53 @@ func TestSignupAnswerIsTheSameForKnownAndUnknown(t *testing.T) {
 		if known != unknown {
 			t.Errorf("%s: the answers differ:\nknown:   %q\nunknown: %q", ct, known, unknown)
 		}
+	}
+}
+
+// TestJSONSignupNeedsATokenOrAStamp: the JSON API is for a CMS posting
+// server-side with a push-API token, or a widget in the reader's browser
+// posting the form's stamp; a JSON body with neither is a bot's (the
+// same answer, nothing sent), and a wrong token is told so.
+func TestJSONSignupNeedsATokenOrAStamp(t *testing.T) {
+	ss := newSignupSite(t, func(s *web.Server) { instant(s); s.Signup.Burst, s.Signup.Rate = 2, 1e-9 })
+	token := ss.cmsToken()
+	res, bare := ss.postJSON("/subscribe/daily", "", `{"email":"bare@example.com"}`)
+	if res.StatusCode != http.StatusAccepted || !strings.Contains(bare, "check_inbox") {
+		t.Fatalf("JSON without token or stamp: %d %s, want the accepted answer", res.StatusCode, bare)
+	}
+	if n := len(ss.mails()); n != 0 {
+		t.Fatalf("JSON without token or stamp sent %d confirmations", n)
+	}
+	for _, bad := range []string{"Bearer dgt_not-a-token-at-all-000000000000", "Basic dXNlcjpwYXNz", "Bearer "} {
+		res, _ := ss.postWith("/subscribe/daily", "application/json", `{"email":"bad@example.com"}`, "Authorization", bad)
+		if res.StatusCode != http.StatusUnauthorized || res.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("Authorization %q: %d, want 401 with WWW-Authenticate", bad, res.StatusCode)
+		}
+	}
+	// A browser widget's JSON with the form's stamp and no token: the
+	// client's second and last request of its budget.
+	if res, _ := ss.postJSON("/subscribe/daily", "", `{"email":"widget@example.com","ts":"`+ss.humanStamp()+`"}`); res.StatusCode != http.StatusAccepted {
+		t.Fatalf("JSON with the stamp: %d", res.StatusCode)
+	}
+	ss.postJSON("/subscribe/daily", "", `{"email":"over@example.com","ts":"`+ss.humanStamp()+`"}`) // over the budget: dropped
+	// With the token: sent, and the per-client limit (spent by now) does
+	// not hold back a CMS speaking for many readers.
+	for _, addr := range []string{"cms1@example.com", "cms2@example.com", "cms3@example.com"} {
+		if res, body := ss.postJSON("/subscribe/daily", token, `{"email":"`+addr+`","sections":["sport"]}`); res.StatusCode != http.StatusAccepted || body != bare {
+			t.Fatalf("with the token: %d %s", res.StatusCode, body)
+		}
+	}
+	got := map[string]bool{}
+	for _, m := range ss.mails() {
+		got[m.To[0]] = true
+	}
+	if len(got) != 4 || !got["cms1@example.com"] || !got["cms3@example.com"] || !got["widget@example.com"] || got["bare@example.com"] || got["over@example.com"] {
+		t.Errorf("confirmations to %v, want cms1-3 and widget (not bare, not over the client's budget)", got)
+	}
+	var source string
+	ss.db.QueryRowContext(ss.ctx, `SELECT source FROM signups WHERE email = 'cms2@example.com'`).Scan(&source)
+	if source != subscribers.SourceAPI {
+		t.Errorf("a CMS sign-up recorded source %q, want %q", source, subscribers.SourceAPI)
 	}
 }
 

@@ -189,8 +189,10 @@ func (a *App) listsListCommand() *cobra.Command {
 				return err
 			}
 			return printListing(a, asJSON, "NAME\tTITLE\tFROM\tSCHEDULE\tTIME ZONE\tACTIVE\tUNSUBSCRIBED\tBOUNCED",
-				func(fn func(subscribers.ListCounts) error) error { return s.Lists(a.ctx, fn) },
-				func(lc subscribers.ListCounts) string {
+				func(fn func(listRow) error) error {
+					return s.Lists(a.ctx, func(lc subscribers.ListCounts) error { return fn(newListRow(lc)) })
+				},
+				func(lc listRow) string {
 					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d", lc.Name, lc.DisplayTitle(), lc.From, lc.Schedule, lc.TimeZone,
 						lc.Subscribers.Active, lc.Subscribers.Unsubscribed, lc.Subscribers.Bounced)
 				})
@@ -243,17 +245,30 @@ func (a *App) listDone(asJSON bool, verb string, lc subscribers.ListCounts) erro
 	return a.printList(lc)
 }
 
+// listRow is a list as lists list --json prints it: the weekly day
+// as --weekly-day takes it ("mon"), not time.Weekday's number. The
+// field is shallower than the embedded List's, so encoding/json takes
+// it in place of that one.
+type listRow struct {
+	subscribers.ListCounts
+	WeeklyDay string `json:"weekly_day"`
+}
+
+func newListRow(lc subscribers.ListCounts) listRow {
+	if lc.Sections == nil {
+		lc.Sections = []string{} // [] (all sections), never null
+	}
+	return listRow{ListCounts: lc, WeeklyDay: subscribers.FormatWeekday(lc.WeeklyDay)}
+}
+
 // listJSON is lists show --json: the settings, counts and next run.
 type listJSON struct {
-	subscribers.ListCounts
+	listRow
 	NextRun *time.Time `json:"next_run,omitempty"`
 }
 
 func (a *App) listJSON(lc subscribers.ListCounts) listJSON {
-	if lc.Sections == nil {
-		lc.Sections = []string{} // [] (all sections), never null
-	}
-	return listJSON{ListCounts: lc, NextRun: nextRun(lc.List, a.now())}
+	return listJSON{listRow: newListRow(lc), NextRun: nextRun(lc.List, a.now())}
 }
 
 func nextRun(l subscribers.List, now time.Time) *time.Time {
@@ -296,11 +311,21 @@ func (a *App) printList(lc subscribers.ListCounts) error {
 		{"bounce address", orNone(lc.BounceAddress)},
 		{"click tracking", fmt.Sprintf("%s (rank by clicks: %v)", lc.ClickTracking, lc.RankByClicks)},
 		{"max age", time.Duration(lc.MaxAge).String() + " (stories no edition took stay eligible this long)"},
+		{"signup", signupLine(lc.List)},
+		{"weekly day", subscribers.FormatWeekday(lc.WeeklyDay) + " (weekly readers get the week's top stories then, at the scheduled time)"},
 		{"subscribers", fmt.Sprintf("%d active, %d unsubscribed, %d bounced (%d in all)", c.Active, c.Unsubscribed, c.Bounced, c.Total())},
 	} {
 		fmt.Fprintf(tw, "%s\t%s\n", kv[0], kv[1])
 	}
 	return tw.Flush()
+}
+
+// signupLine says whether the list takes public sign-ups, and where.
+func signupLine(l subscribers.List) string {
+	if l.Signup == subscribers.SignupClosed {
+		return "closed (/subscribe/" + l.Name + " answers 404)"
+	}
+	return "open (form at /subscribe/" + l.Name + ")"
 }
 
 func (a *App) listsDeleteCommand() *cobra.Command {

@@ -42,11 +42,14 @@ func (a *App) subscribersAddCommand() *cobra.Command {
 		Short: "Add a subscriber to one or more lists (default: daily)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := address(args[0]); err != nil {
+			addr, err := address(args[0])
+			if err != nil {
 				return err
 			}
 			if confirm {
-				return a.addByConfirmation(args[0], name, lists)
+				// The normalised address: the mail goes where the
+				// sign-up is stored.
+				return a.addByConfirmation(addr, name, lists)
 			}
 			s, err := a.subscribers()
 			if err != nil {
