@@ -103,8 +103,12 @@ func unsentCheck(ctx context.Context, q interface {
 		return err
 	}
 	if n > 0 {
-		return fmt.Errorf("%w: edition %d of %s for %s has gone to %d recipients, so it cannot be %s; it stays as they got it, and stories not in it wait for the next edition (see digest editions show %d)",
-			ErrEditionSent, ed.ID, ed.List, ed.Date, n, what, ed.ID)
+		recipients := "recipients"
+		if n == 1 {
+			recipients = "recipient"
+		}
+		return fmt.Errorf("%w: edition %d of %s for %s has gone to %d %s, so it cannot be %s; it stays as they got it, and stories not in it wait for the next edition (see digest editions show %d, or digest editions list)",
+			ErrEditionSent, ed.ID, ed.List, ed.Date, n, recipients, what, ed.ID)
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ func ForEdition(ctx context.Context, db *store.DB, id int64) (Edition, error) {
 	err := db.QueryRowContext(ctx, `SELECT l.name, e.date, e.subject FROM editions e JOIN lists l ON l.id = e.list_id WHERE e.id = ?`, id).
 		Scan(&r.List, &r.Date, &r.Subject)
 	if errors.Is(err, sql.ErrNoRows) {
-		return r, fmt.Errorf("%w %d: digest deliveries lists the edition ids", ErrUnknownEdition, id)
+		return r, fmt.Errorf("%w %d: see digest editions list for the edition ids", ErrUnknownEdition, id)
 	}
 	if err != nil {
 		return r, err

@@ -179,7 +179,7 @@ delivery sent, queued or deferred); failed deliveries stay recorded.`,
 			if err != nil {
 				return err
 			}
-			a.printf("rebuilt edition %d of %s for %s: %d stories\n  subject: %s\n", ed.ID, ed.List, ed.Date, len(ed.StoryIDs), ed.Subject)
+			a.printf("rebuilt edition %d of %s for %s: %s\n  subject: %s\n", ed.ID, ed.List, ed.Date, plural(len(ed.StoryIDs), "story"), ed.Subject)
 			a.reportLeftOut(sel)
 			return nil
 		},
@@ -207,7 +207,7 @@ have the edition (a delivery sent, queued or deferred).`,
 			if err != nil {
 				return err
 			}
-			a.printf("discarded edition %d of %s for %s; its %d stories are eligible again\n", ed.ID, ed.List, ed.Date, len(ed.StoryIDs))
+			a.printf("discarded edition %d of %s for %s; its stories are eligible again (%s)\n", ed.ID, ed.List, ed.Date, plural(len(ed.StoryIDs), "story"))
 			return nil
 		},
 	}

@@ -84,7 +84,7 @@ func TestEditionsListShowRebuildDiscard(t *testing.T) {
 	}
 	for _, verb := range []string{"rebuild", "discard"} {
 		_, errs, code := c.run("editions", verb, id)
-		if code != 1 || !strings.Contains(errs, "edition already sent") || !strings.Contains(errs, "has gone to 1 recipients") {
+		if code != 1 || !strings.Contains(errs, "edition already sent") || !strings.Contains(errs, "has gone to 1 recipient, ") {
 			t.Errorf("editions %s after a send: exit %d, %q", verb, code, errs)
 		}
 	}
@@ -113,6 +113,7 @@ func TestEditionsListShowRebuildDiscard(t *testing.T) {
 		{[]string{"editions", "rebuild", "999"}, 1, "see digest editions list"},
 		{[]string{"editions", "discard", "x"}, 2, "use the ID column of digest editions list"},
 		{[]string{"deliveries", "--edition", "999"}, 1, "digest editions list"},
+		{[]string{"editions", "report", "999"}, 1, "see digest editions list"},
 	} {
 		if _, errs, code := c.run(tt.args...); code != tt.code || !strings.Contains(errs, tt.want) {
 			t.Errorf("%v: exit %d, %q; want %d and %q", tt.args, code, errs, tt.code, tt.want)
@@ -154,6 +155,11 @@ func TestSendRefusesTheDefaultListBeforeARealRelay(t *testing.T) {
 	if c.rows("editions") != 0 {
 		t.Fatal("refused send stored an edition")
 	}
+	c.env["DIGEST_BASE_URL"] = "http://news.example.com"
+	if _, errs, code = c.run("send", "--smtp", srv.URL()); code != 1 || !strings.Contains(errs, "fix the problem above first") {
+		t.Errorf("one problem: exit %d, %q", code, errs)
+	}
+	c.env["DIGEST_BASE_URL"] = "http://127.0.0.1:8080"
 	if out := c.must("send", "--smtp", srv.URL(), "--allow-insecure-links"); !strings.Contains(out, "sent 1,") {
 		t.Errorf("--allow-insecure-links: %s", out)
 	}
@@ -202,6 +208,10 @@ func TestSendTestIsTheRealSend(t *testing.T) {
 			_, errs, code := c.run(args...)
 			if code != want || !strings.Contains(errs, "dkim key file") {
 				t.Errorf("%s key, %v: exit %d, %q", name, args, code, errs)
+			}
+			// A missing file names the setting to fix, not only the OS error.
+			if name == "missing" && !strings.Contains(errs, "cannot be read (no such file or directory): point key_file in [dkim] of digest.toml or DIGEST_DKIM_KEY_FILE") {
+				t.Errorf("missing key, %v: %q does not say what to fix", args, errs)
 			}
 		}
 	}

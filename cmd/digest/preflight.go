@@ -69,7 +69,11 @@ func (a *App) refuse(problems []string, what string) error {
 	for _, p := range problems {
 		fmt.Fprintf(a.stderr, "digest: %s\n", p)
 	}
-	return fmt.Errorf("%w to %s: fix the %d problems above first (nothing was built or sent)", errRefused, what, len(problems))
+	fix := "the problem"
+	if len(problems) > 1 {
+		fix = fmt.Sprintf("the %d problems", len(problems))
+	}
+	return fmt.Errorf("%w to %s: fix %s above first (nothing was built or sent)", errRefused, what, fix)
 }
 
 // loadDKIM reads and checks the configured DKIM key (nil when none). A
@@ -79,7 +83,9 @@ func (a *App) loadDKIM() (*delivery.DKIM, error) {
 	d, err := delivery.LoadDKIM(delivery.DKIMConfig{KeyFile: a.cfg.DKIM.KeyFile, Selector: a.cfg.DKIM.Selector, Domain: a.cfg.DKIM.Domain})
 	var unreadable *fs.PathError
 	if errors.As(err, &unreadable) {
-		return nil, err
+		// The bare open error names neither the setting nor the fix.
+		return nil, fmt.Errorf("dkim key file %s cannot be read (%w): point key_file in [dkim] of digest.toml or DIGEST_DKIM_KEY_FILE at the PEM private key",
+			unreadable.Path, unreadable.Err)
 	} else if err != nil {
 		return nil, usageError{err}
 	}
