@@ -420,6 +420,16 @@ func TestPagesCarryTheBrand(t *testing.T) {
 			t.Errorf("%s still shows the default accent %s", tc.path, templates.DefaultBrand.Accent)
 		}
 	}
+	// The page that confirms the unsubscribe (the form's POST) too.
+	resp, body := s.do("POST", s.link("weekly"), "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click&source=page"))
+	if resp.StatusCode != 200 || !strings.Contains(body, "The Weekly Review") {
+		t.Fatalf("unsubscribe confirmation: status %d:\n%s", resp.StatusCode, body)
+	}
+	for _, want := range []string{"Springfield Shopper</title>", `<a href="https://shopper.example.com/">Springfield Shopper</a>`, "background: #0b5394"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("unsubscribe confirmation lacks %q:\n%s", want, body)
+		}
+	}
 	// Without a brand the defaults show, unlinked.
 	s = newSite(t, nil)
 	if _, body := s.do("GET", "/archive/weekly", "", nil); !strings.Contains(body, "<header>"+templates.DefaultBrand.Name+"</header>") || !strings.Contains(body, templates.DefaultBrand.Accent) {
