@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,9 +17,18 @@ import (
 	"time"
 )
 
-// Version is digest's version as the User-Agent names it; a release
-// build may set it with -ldflags "-X github.com/newsroom/digest/feeds.Version=...".
-var Version = "0.1"
+// Version is digest's version as the User-Agent names it: the module
+// version the Go toolchain recorded in the binary (what digest --version
+// prints), "devel" for a build in a work tree, so it cannot drift from
+// the build.
+var Version = buildVersion()
+
+func buildVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "devel"
+}
 
 // Defaults of the Fetcher's limits.
 const (
