@@ -741,3 +741,56 @@ func TestAddRefusesInternalURLs(t *testing.T) {
 		t.Errorf("update --url to an internal address: %v", err)
 	}
 }
+
+// A feed that reuses one link and carries only its latest item (an
+// alerts feed): each fetch sees one item, so the link looks unshared, yet
+// a new GUID with a new title and date is a new story, not the old one
+// rewritten. A GUID that changes for the same article (same title and
+// date) still updates its story.
+func TestSharedLinkAcrossFetchesDoesNotCollapse(t *testing.T) {
+	e := newEnv(t)
+	var cur atomic.Value
+	one := func(guid, title, date string) string {
+		return `<?xml version="1.0"?><rss version="2.0"><channel><title>Alerts</title><link>https://alerts.example.com/</link><description>d</description>
+		<item><title>` + title + `</title><link>https://alerts.example.com/</link><guid>` + guid + `</guid><pubDate>` + date + `</pubDate></item></channel></rss>`
+	}
+	e.mux.HandleFunc("/alerts", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(cur.Load().(string))) })
+	f := e.add("/alerts", Feed{})
+	steps := []struct {
+		guid, title, date string
+		new, updated      int
+	}{
+		{"a1", "Storm warning", "Sat, 28 Nov 2026 04:00:00 GMT", 1, 0},
+		{"a2", "Bridge closed", "Sat, 28 Nov 2026 05:00:00 GMT", 1, 0},
+		{"a3", "Trains resume", "Sat, 28 Nov 2026 05:30:00 GMT", 1, 0},
+	}
+	for _, s := range steps {
+		cur.Store(one(s.guid, s.title, s.date))
+		if r := e.fetch(f.ID); r.Err != nil || r.New != s.new || r.Updated != s.updated {
+			t.Fatalf("%s: %+v; want %d new, %d updated", s.guid, r, s.new, s.updated)
+		}
+	}
+	got := e.stories()
+	titles := map[string]bool{}
+	for _, s := range got {
+		titles[s.Title] = true
+	}
+	if len(got) != 3 || !titles["Storm warning"] || !titles["Bridge closed"] || !titles["Trains resume"] {
+		t.Errorf("stories %v; want the three alerts apart", got)
+	}
+
+	// An article of its own link whose GUID changes is the same story,
+	// whether its title stays or is corrected (its time stays).
+	cur.Store(strings.ReplaceAll(one("p1", "Port reopens", "Sat, 28 Nov 2026 03:00:00 GMT"), "https://alerts.example.com/<", "https://alerts.example.com/port<"))
+	g := e.add("/guid-change", Feed{})
+	e.mux.HandleFunc("/guid-change", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(cur.Load().(string))) })
+	for _, s := range []struct{ guid, title string }{{"p1", "Port reopens"}, {"p1-v2", "Port reopens"}, {"p1-v3", "Port reopens at dawn"}} {
+		cur.Store(strings.ReplaceAll(one(s.guid, s.title, "Sat, 28 Nov 2026 03:00:00 GMT"), "https://alerts.example.com/<", "https://alerts.example.com/port<"))
+		if r := e.fetch(g.ID); r.Err != nil || (s.guid != "p1" && r.New != 0) {
+			t.Errorf("%s: %+v; want the stored story", s.guid, r)
+		}
+	}
+	if s, ok := e.stories()["https://alerts.example.com/port"]; !ok || s.Title != "Port reopens at dawn" || len(e.stories()) != 4 {
+		t.Errorf("after GUID changes: %v", e.stories())
+	}
+}
