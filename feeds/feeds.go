@@ -129,6 +129,9 @@ func (f *Feed) Check() error {
 		return err
 	}
 	f.URL = u.String()
+	if host, internal := internalHost(u); internal && !f.AllowPrivate {
+		return fmt.Errorf("feed url %q is on %s, an internal address (%w): add --allow-private if it is an intranet feed", f.URL, host, ErrPrivateAddress)
+	}
 	f.Name, f.Section = oneline.String(f.Name), oneline.String(f.Section)
 	if f.Kind == "" {
 		f.Kind = KindRSS

@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -152,7 +153,9 @@ func TestConditionalGetAnswered304CostsNoParse(t *testing.T) {
 	if second.Header.Get("If-None-Match") != etag || second.Header.Get("If-Modified-Since") != lastMod {
 		t.Errorf("conditional headers %q %q", second.Header.Get("If-None-Match"), second.Header.Get("If-Modified-Since"))
 	}
-	if ua := second.Header.Get("User-Agent"); !strings.HasPrefix(ua, "digest/"+Version) {
+	// A test binary carries no module version: the User-Agent says devel
+	// (a release build names its tag, as digest --version does).
+	if ua := second.Header.Get("User-Agent"); !strings.HasPrefix(ua, "digest/devel (") || Version != buildVersion() {
 		t.Errorf("User-Agent %q does not name digest and its version", ua)
 	}
 	if full.Load() != 1 {
@@ -461,6 +464,20 @@ func TestUpdatesKeepEditorEdits(t *testing.T) {
 	if s.Title != title || s.Teaser != "Teaser v2" || s.Section != "third" {
 		t.Errorf("after the edit and an update: %+v; want the editor's title kept, the rest updated", s)
 	}
+	// The teaser and the section edited too: the next update moves only
+	// the time.
+	teaser, section := "Editor's teaser", "Front"
+	if _, err := st.Edit(e.ctx, s.ID, stories.Edit{Teaser: &teaser, Section: &section}); err != nil {
+		t.Fatal(err)
+	}
+	version.Store(3)
+	if r := e.fetch(f.ID); r.Updated != 1 {
+		t.Fatalf("%+v", r)
+	}
+	s = e.stories()["https://x.example/a"]
+	if s.Title != title || s.Teaser != teaser || s.Section != section || s.PublishedAt.Hour() != 4 {
+		t.Errorf("after editing title, teaser and section and an update: %+v; want all three kept, the time moved", s)
+	}
 }
 
 func TestGuardRefusesInternalAddresses(t *testing.T) {
@@ -494,6 +511,17 @@ func TestGuardRefusesInternalAddresses(t *testing.T) {
 		"127.0.0.1": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false, "169.254.169.254": false,
 		"100.64.0.1": false, "0.0.0.0": false, "::1": false, "fe80::1": false, "fd00::1": false, "::ffff:127.0.0.1": false,
 		"224.0.0.1": false, "93.184.215.14": true, "2606:4700::1111": true,
+		// IPv6 forms of internal space: unique local (fc00::/7) at both
+		// ends, link-local to its end, site-local, IPv4-mapped private and
+		// metadata, and the prefixes that carry an internal IPv4 address
+		// (NAT64, IPv4-compatible, IPv4-translated, 6to4, Teredo).
+		"fc00::1": false, "fdff:ffff::1": false, "febf::1": false, "fec0::1": false, "::": false,
+		"::ffff:10.0.0.1": false, "::ffff:169.254.169.254": false, "64:ff9b::a9fe:a9fe": false, "64:ff9b::7f00:1": false,
+		"64:ff9b:1::1": false, "::127.0.0.1": false, "::ffff:0:127.0.0.1": false, "2002:7f00:1::1": false,
+		"2002:a9fe:a9fe::1": false, "2001:0:4136:e378:8000:63bf:80ff:fffe": false, "100::1": false,
+		"64:ff9b::5db8:d70e": true, "2002:5db8:d70e::1": true,
+		// IPv4 ranges netip does not name.
+		"0.1.2.3": false, "240.0.0.1": false, "255.255.255.255": false, "198.18.0.1": false, "192.0.0.8": false,
 	} {
 		if got := PublicAddr(netip.MustParseAddr(addr)); got != public {
 			t.Errorf("PublicAddr(%s) = %v", addr, got)
@@ -639,5 +667,130 @@ func TestBrokenXMLMidFeedIsReported(t *testing.T) {
 	}
 	if len(r.Problems) != 2 || !strings.HasPrefix(r.Problems[1], "item 2: the feed's XML breaks here: 1 item(s) after it could not be read") {
 		t.Errorf("problems %q", r.Problems)
+	}
+}
+
+// A public server that redirects to an internal one: the redirect is
+// refused at dial time and the internal server never sees a request.
+// 127.0.0.1 stands in for the public server (the guard is told so); the
+// internal one listens on 127.0.0.2 and on ::1.
+func TestGuardRefusesRedirectsInside(t *testing.T) {
+	var inside atomic.Int32
+	internal := func(addr string) string {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Skipf("cannot listen on %s: %v", addr, err)
+		}
+		srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			inside.Add(1)
+			w.Write([]byte("secret"))
+		})}}
+		srv.Start()
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	targets := map[string]string{
+		"/to-loopback": internal("127.0.0.2:0") + "/admin",
+		"/to-ipv6":     internal("[::1]:0") + "/admin",
+	}
+	public := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, targets[r.URL.Path], http.StatusMovedPermanently)
+	}))
+	defer public.Close()
+	f := &Fetcher{public: func(ip netip.Addr) bool { return ip == netip.MustParseAddr("127.0.0.1") || PublicAddr(ip) }}
+	for path, target := range targets {
+		_, err := f.Fetch(t.Context(), Request{URL: public.URL + path})
+		if !errors.Is(err, ErrPrivateAddress) || !strings.Contains(err.Error(), "--allow-private") {
+			t.Errorf("redirect to %s: %v; want the internal address refused", target, err)
+		}
+	}
+	if inside.Load() != 0 {
+		t.Errorf("the internal servers got %d requests through a redirect", inside.Load())
+	}
+}
+
+// A feed whose URL names an internal address outright is refused when it
+// is added or changed, not stored to fail at every poll; --allow-private
+// lets it in.
+func TestAddRefusesInternalURLs(t *testing.T) {
+	e := newEnv(t)
+	for _, u := range []string{"http://127.0.0.1/feed", "http://169.254.169.254/latest/meta-data", "http://[::1]:8080/rss",
+		"http://[fd00::5]/rss", "http://[::ffff:10.0.0.1]/rss", "http://localhost:8080/rss", "http://cms.localhost/rss", "http://10.1.2.3/rss"} {
+		f := Feed{URL: u}
+		if err := e.feeds.Add(e.ctx, &f); !errors.Is(err, ErrPrivateAddress) || !strings.Contains(err.Error(), "--allow-private") {
+			t.Errorf("add %s: %v", u, err)
+		}
+	}
+	if list, _ := e.feeds.List(e.ctx); len(list) != 0 {
+		t.Errorf("%d internal feeds stored", len(list))
+	}
+	ok := Feed{URL: "http://10.1.2.3/rss", AllowPrivate: true}
+	if err := e.feeds.Add(e.ctx, &ok); err != nil {
+		t.Fatalf("--allow-private: %v", err)
+	}
+	off := false
+	if _, err := e.feeds.Update(e.ctx, ok.ID, Change{AllowPrivate: &off}); !errors.Is(err, ErrPrivateAddress) {
+		t.Errorf("turning --allow-private off for an internal feed: %v", err)
+	}
+	pub := Feed{URL: "https://news.example.com/rss"}
+	if err := e.feeds.Add(e.ctx, &pub); err != nil {
+		t.Errorf("public feed: %v", err)
+	}
+	inside := "http://192.168.0.10/rss"
+	if _, err := e.feeds.Update(e.ctx, pub.ID, Change{URL: &inside}); !errors.Is(err, ErrPrivateAddress) {
+		t.Errorf("update --url to an internal address: %v", err)
+	}
+}
+
+// A feed that reuses one link and carries only its latest item (an
+// alerts feed): each fetch sees one item, so the link looks unshared, yet
+// a new GUID with a new title and date is a new story, not the old one
+// rewritten. A GUID that changes for the same article (same title and
+// date) still updates its story.
+func TestSharedLinkAcrossFetchesDoesNotCollapse(t *testing.T) {
+	e := newEnv(t)
+	var cur atomic.Value
+	one := func(guid, title, date string) string {
+		return `<?xml version="1.0"?><rss version="2.0"><channel><title>Alerts</title><link>https://alerts.example.com/</link><description>d</description>
+		<item><title>` + title + `</title><link>https://alerts.example.com/</link><guid>` + guid + `</guid><pubDate>` + date + `</pubDate></item></channel></rss>`
+	}
+	e.mux.HandleFunc("/alerts", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(cur.Load().(string))) })
+	f := e.add("/alerts", Feed{})
+	steps := []struct {
+		guid, title, date string
+		new, updated      int
+	}{
+		{"a1", "Storm warning", "Sat, 28 Nov 2026 04:00:00 GMT", 1, 0},
+		{"a2", "Bridge closed", "Sat, 28 Nov 2026 05:00:00 GMT", 1, 0},
+		{"a3", "Trains resume", "Sat, 28 Nov 2026 05:30:00 GMT", 1, 0},
+	}
+	for _, s := range steps {
+		cur.Store(one(s.guid, s.title, s.date))
+		if r := e.fetch(f.ID); r.Err != nil || r.New != s.new || r.Updated != s.updated {
+			t.Fatalf("%s: %+v; want %d new, %d updated", s.guid, r, s.new, s.updated)
+		}
+	}
+	got := e.stories()
+	titles := map[string]bool{}
+	for _, s := range got {
+		titles[s.Title] = true
+	}
+	if len(got) != 3 || !titles["Storm warning"] || !titles["Bridge closed"] || !titles["Trains resume"] {
+		t.Errorf("stories %v; want the three alerts apart", got)
+	}
+
+	// An article of its own link whose GUID changes is the same story,
+	// whether its title stays or is corrected (its time stays).
+	cur.Store(strings.ReplaceAll(one("p1", "Port reopens", "Sat, 28 Nov 2026 03:00:00 GMT"), "https://alerts.example.com/<", "https://alerts.example.com/port<"))
+	g := e.add("/guid-change", Feed{})
+	e.mux.HandleFunc("/guid-change", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(cur.Load().(string))) })
+	for _, s := range []struct{ guid, title string }{{"p1", "Port reopens"}, {"p1-v2", "Port reopens"}, {"p1-v3", "Port reopens at dawn"}} {
+		cur.Store(strings.ReplaceAll(one(s.guid, s.title, "Sat, 28 Nov 2026 03:00:00 GMT"), "https://alerts.example.com/<", "https://alerts.example.com/port<"))
+		if r := e.fetch(g.ID); r.Err != nil || (s.guid != "p1" && r.New != 0) {
+			t.Errorf("%s: %+v; want the stored story", s.guid, r)
+		}
+	}
+	if s, ok := e.stories()["https://alerts.example.com/port"]; !ok || s.Title != "Port reopens at dawn" || len(e.stories()) != 4 {
+		t.Errorf("after GUID changes: %v", e.stories())
 	}
 }

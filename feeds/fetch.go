@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,9 +17,18 @@ import (
 	"time"
 )
 
-// Version is digest's version as the User-Agent names it; a release
-// build may set it with -ldflags "-X github.com/newsroom/digest/feeds.Version=...".
-var Version = "0.1"
+// Version is digest's version as the User-Agent names it: the module
+// version the Go toolchain recorded in the binary (what digest --version
+// prints), "devel" for a build in a work tree, so it cannot drift from
+// the build.
+var Version = buildVersion()
+
+func buildVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "devel"
+}
 
 // Defaults of the Fetcher's limits.
 const (
@@ -57,6 +67,11 @@ type Fetcher struct {
 	// AllowPrivate lifts the private-address guard for every request,
 	// whatever the feed says: for tests whose servers are on loopback.
 	AllowPrivate bool
+
+	// public decides which dialled addresses the guard lets through
+	// (PublicAddr when nil); tests set it to call one loopback address
+	// public, so that a redirect from it to another can be refused.
+	public func(netip.Addr) bool
 
 	once            sync.Once
 	guarded, direct *http.Client
@@ -118,8 +133,12 @@ func (f *Fetcher) client(guard bool) *http.Client {
 		// The check runs on the address actually dialled, after DNS, so a
 		// name that resolves (or re-resolves) to an internal address is
 		// refused too; redirects dial through here as well.
+		public := f.public
+		if public == nil {
+			public = PublicAddr
+		}
 		dialer.Control = func(network, address string, _ syscall.RawConn) error {
-			return checkDialAddress(address)
+			return checkDialAddress(address, public)
 		}
 	}
 	transport := &http.Transport{
@@ -181,7 +200,7 @@ func CheckURL(raw string) (*url.URL, error) {
 // (which includes cloud metadata at 169.254.169.254), private ranges,
 // shared address space (RFC 6598), unspecified, multicast and the IPv6
 // equivalents, IPv4-mapped forms included.
-func checkDialAddress(address string) error {
+func checkDialAddress(address string, public func(netip.Addr) bool) error {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		host = address
@@ -190,20 +209,90 @@ func checkDialAddress(address string) error {
 	if err != nil {
 		return fmt.Errorf("dial %s: not an IP address", address)
 	}
-	if !PublicAddr(ip) {
+	if !public(ip) {
 		return &privateAddrError{ip}
 	}
 	return nil
 }
 
-var sharedSpace = netip.MustParsePrefix("100.64.0.0/10")
+// nonPublic are ranges netip's predicates do not name that no feed
+// lives on: "this network", shared address space (RFC 6598, carrier NAT),
+// IETF protocol assignments, benchmarking (often used inside networks),
+// reserved and broadcast, IPv6 site-local (deprecated, still routed by
+// some), local-use NAT64 (RFC 8215, exists only inside a network) and the
+// discard prefix.
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("fec0::/10"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("100::/64"),
+}
+
+// IPv6 prefixes that carry an IPv4 address a router or the host's own
+// stack may deliver to: NAT64 (64:ff9b::/96, RFC 6052), IPv4-compatible
+// (::/96), IPv4-translated (::ffff:0:0:0/96), 6to4 (2002::/16) and Teredo
+// (2001::/32, the client's address inverted). An address under one of
+// them is as internal as the IPv4 address it carries.
+var (
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")
+	compatible = netip.MustParsePrefix("::/96")
+	translated = netip.MustParsePrefix("::ffff:0:0:0/96")
+	sixToFour  = netip.MustParsePrefix("2002::/16")
+	teredo     = netip.MustParsePrefix("2001::/32")
+)
+
+// embeddedIPv4 returns the IPv4 address an IPv6 address carries, if any.
+func embeddedIPv4(ip netip.Addr) (netip.Addr, bool) {
+	if !ip.Is6() {
+		return netip.Addr{}, false
+	}
+	b := ip.As16()
+	switch {
+	case nat64.Contains(ip), compatible.Contains(ip), translated.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[12:16])), true
+	case sixToFour.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[2:6])), true
+	case teredo.Contains(ip):
+		return netip.AddrFrom4([4]byte{^b[12], ^b[13], ^b[14], ^b[15]}), true
+	}
+	return netip.Addr{}, false
+}
 
 // PublicAddr reports whether ip is an address on the public internet.
 func PublicAddr(ip netip.Addr) bool {
 	ip = ip.Unmap()
-	return ip.IsValid() && !ip.IsLoopback() && !ip.IsPrivate() && !ip.IsLinkLocalUnicast() &&
-		!ip.IsLinkLocalMulticast() && !ip.IsInterfaceLocalMulticast() && !ip.IsMulticast() &&
-		!ip.IsUnspecified() && !sharedSpace.Contains(ip)
+	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() ||
+		ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
+		return false
+	}
+	for _, p := range nonPublic {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	if v4, ok := embeddedIPv4(ip); ok {
+		return PublicAddr(v4)
+	}
+	return true
+}
+
+// internalHost returns the internal address a URL's host names without
+// asking DNS (a literal IP, or a localhost name, RFC 6761), so that such a
+// feed is refused when it is added rather than at every poll. Other names
+// are checked after DNS, at dial time.
+func internalHost(u *url.URL) (string, bool) {
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return host, true
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && !PublicAddr(ip) {
+		return ip.String(), true
+	}
+	return "", false
 }
 
 // Fetch makes one conditional GET. A 304 comes back as NotModified with

@@ -194,17 +194,13 @@ func (s *Store) store(ctx context.Context, f *Feed, items []*prepared, c *Counts
 				count(c, changed)
 				continue
 			}
-			id, found, err := stories.FindURL(ctx, tx, p.story.URL)
+			id, found, own, err := s.findStory(ctx, tx, f, p)
 			if err != nil {
 				return err
 			}
 			if found {
 				// The same article: from another feed, the CMS, or this
 				// feed under an earlier key (a GUID that changed).
-				var own int
-				if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM feed_items WHERE feed_id = ? AND story_id = ?`, f.ID, id).Scan(&own); err != nil {
-					return err
-				}
 				var changed bool
 				if own > 0 {
 					changed, err = stories.Update(ctx, tx, id, &p.story, p.item.Image, keepTime, now)
@@ -228,6 +224,36 @@ func (s *Store) store(ctx context.Context, f *Feed, items []*prepared, c *Counts
 		}
 		return nil
 	})
+}
+
+// findStory finds the stored story a new item of feed f is, by URL, and
+// counts how many of f's items already point at it. A feed that reuses
+// one link for every item but carries only its latest (an alerts feed)
+// shows no shared link within a document; so when the story at the URL
+// is this feed's under another GUID, and title and time both differ, the
+// item is a new article and gets a URL of its own (the fragment a
+// document with the link shared would give it). Same title or same time
+// is the same article under a GUID that changed.
+func (s *Store) findStory(ctx context.Context, tx *sql.Tx, f *Feed, p *prepared) (id int64, found bool, own int, err error) {
+	id, found, err = stories.FindURL(ctx, tx, p.story.URL)
+	if err != nil || !found {
+		return id, found, 0, err
+	}
+	var otherGUIDs int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(item_key LIKE 'guid:%' AND item_key <> ?), 0)
+		FROM feed_items WHERE feed_id = ? AND story_id = ?`, p.key, f.ID, id).Scan(&own, &otherGUIDs); err != nil {
+		return 0, false, 0, err
+	}
+	if p.item.GUID == "" || otherGUIDs == 0 || strings.Contains(p.story.URL, "#") {
+		return id, found, own, nil
+	}
+	title, published, err := stories.Headline(ctx, tx, id)
+	if err != nil || title == p.story.Title || published.Equal(p.story.PublishedAt) {
+		return id, found, own, err
+	}
+	p.story.URL += "#item-" + shortHash(p.key)[:12]
+	id, found, err = stories.FindURL(ctx, tx, p.story.URL)
+	return id, found, 0, err
 }
 
 func count(c *Counts, changed bool) {

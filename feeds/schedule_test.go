@@ -109,3 +109,36 @@ func TestRoundClaimsFeeds(t *testing.T) {
 	}
 	_ = f
 }
+
+// Retry-After in seconds or as an HTTP date, Cache-Control max-age among
+// other directives; what is absent, past or malformed asks for nothing.
+func TestServerAskedDelays(t *testing.T) {
+	now := time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Duration{
+		"120": 2 * time.Minute, " 3600 ": time.Hour, "Sat, 28 Nov 2026 07:30:00 GMT": 90 * time.Minute,
+		"Sat, 28 Nov 2026 05:00:00 GMT": 0, "soon": 0, "-5": 0, "": 0,
+	} {
+		if got := retryAfter(in, now); got != want {
+			t.Errorf("Retry-After %q = %s; want %s", in, got, want)
+		}
+	}
+	for in, want := range map[string]time.Duration{
+		"public, max-age=1800": 30 * time.Minute, `max-age="600", must-revalidate`: 10 * time.Minute,
+		"s-maxage=900": 0, "no-cache": 0, "max-age=0": 0, "MAX-AGE=60": time.Minute,
+	} {
+		if got := maxAge(in); got != want {
+			t.Errorf("Cache-Control %q = %s; want %s", in, got, want)
+		}
+	}
+	// What the server asks for wins over a shorter interval and over a
+	// shorter back-off, but never pushes past MaxBackoff.
+	if got := nextFetch(now, 5*time.Minute, 0, 0, time.Hour, 0).Sub(now); got != time.Hour {
+		t.Errorf("max-age 1h over --every 5m: %s", got)
+	}
+	if got := nextFetch(now, 0, 0, 1, 0, 3*time.Hour).Sub(now); got != 3*time.Hour {
+		t.Errorf("Retry-After 3h after one failure: %s", got)
+	}
+	if got := nextFetch(now, 0, 0, 0, 0, 30*24*time.Hour).Sub(now); got != MaxBackoff {
+		t.Errorf("Retry-After of a month: %s; want %s", got, MaxBackoff)
+	}
+}

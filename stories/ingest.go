@@ -27,6 +27,15 @@ func FindURL(ctx context.Context, q store.Querier, url string) (int64, bool, err
 	return id, err == nil, err
 }
 
+// Headline returns story id's title and publication time: what a feed
+// compares to tell a new article from the one already at the same URL.
+func Headline(ctx context.Context, q store.Querier, id int64) (string, time.Time, error) {
+	var title string
+	var published int64
+	err := q.QueryRowContext(ctx, `SELECT title, published_at FROM stories WHERE id = ?`, id).Scan(&title, &published)
+	return title, time.Unix(published, 0), err
+}
+
 // Insert stores st as a new story with its image inside tx and sets
 // st.ID; st must be normalised and its URL new.
 func Insert(ctx context.Context, tx *sql.Tx, st *Story, image string, now time.Time) error {
