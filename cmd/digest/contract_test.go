@@ -536,14 +536,29 @@ func TestJSONOutputs(t *testing.T) {
 		t.Errorf("subscribers import --json: %+v", s)
 	}
 
-	// Every listing: one array, one object per line, no \u003c.
+	// Every listing: one array, one object per line, no \u003c. Each
+	// has a row, so that the one-per-line check has something to check.
+	c.must("feeds", "add", "https://feeds.example.com/a?x=1&y=<2>")
+	c.must("tokens", "create", "cms")
+	c.must("suppressions", "add", "gone@example.com", "--note", "asked <by mail>")
 	for _, args := range [][]string{
 		{"stories", "list", "--json"}, {"sections", "list", "--json"}, {"lists", "list", "--json"},
-		{"subscribers", "list", "--json"}, {"deliveries", "--json"},
+		{"subscribers", "list", "--json"}, {"deliveries", "--json"}, {"editions", "list", "--json"},
+		{"feeds", "list", "--json"}, {"tokens", "list", "--json"}, {"suppressions", "list", "--json"},
 	} {
 		out := c.must(args...)
 		var rows []map[string]any
 		parse(strings.Join(args, " "), out, &rows)
+		if len(rows) == 0 {
+			t.Errorf("%v: no rows to check:\n%s", args, out)
+		}
+		for _, row := range rows {
+			for k, v := range row {
+				if v == nil || v == "0001-01-01T00:00:00Z" {
+					t.Errorf("%v: field %s has no value and is not left out: %s", args, k, out)
+				}
+			}
+		}
 		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 		if lines[0] != "[" || lines[len(lines)-1] != "]" || len(lines) != len(rows)+2 {
 			t.Errorf("%v: not one object per line:\n%s", args, out)

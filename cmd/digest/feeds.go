@@ -181,13 +181,15 @@ func every(f feeds.Feed) string {
 	return f.Every.String()
 }
 
-// feedJSON is a feed as the --json outputs show it.
+// feedJSON is a feed as the --json outputs show it. A feed never fetched
+// has no last_fetch: like every JSON digest prints, a field without a
+// value is left out.
 func feedJSON(f feeds.Feed) map[string]any {
 	out := map[string]any{
 		"id": f.ID, "name": f.Name, "url": f.URL, "type": f.Kind, "section": f.Section,
 		"category_map": f.CategoryMap.String(), "every": every(f), "enrich": f.Enrich, "allow_private": f.AllowPrivate,
 		"last_status": f.LastStatus, "items_stored": f.Items, "errors_in_row": f.Errors, "last_error": f.LastError,
-		"last_fetch": nil, "next_fetch": f.NextFetch.Format(time.RFC3339),
+		"next_fetch": f.NextFetch.Format(time.RFC3339),
 	}
 	if !f.LastFetch.IsZero() {
 		out["last_fetch"] = f.LastFetch.Format(time.RFC3339)
@@ -211,11 +213,7 @@ func (a *App) feedsListCommand() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				out := make([]map[string]any, len(list))
-				for i, f := range list {
-					out[i] = feedJSON(f)
-				}
-				return writeJSON(a.stdout, out)
+				return streamEach(a.stdout, list, func(f feeds.Feed) any { return feedJSON(f) })
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAME\tURL\tSECTION\tLAST FETCH\tSTATUS\tITEMS\tNEXT FETCH\tERRORS\tLAST ERROR")

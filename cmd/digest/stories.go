@@ -194,6 +194,19 @@ func printListing[T any](a *App, asJSON bool, header string, each func(func(T) e
 	return tw.Flush()
 }
 
+// streamEach is streamJSON over a slice already read, each element as
+// view shows it.
+func streamEach[T any](w io.Writer, list []T, view func(T) any) error {
+	return streamJSON(w, func(emit func(any) error) error {
+		for _, v := range list {
+			if err := emit(view(v)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // streamJSON writes a JSON array element by element, so a long listing
 // never sits in memory whole. Every listing has this one form: "[", one
 // compact object per line indented by two spaces, "]" ("[]" when empty);

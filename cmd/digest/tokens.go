@@ -66,10 +66,7 @@ func (a *App) tokensListCommand() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				if list == nil {
-					list = []tokens.Token{}
-				}
-				return writeJSON(a.stdout, list)
+				return streamEach(a.stdout, list, func(t tokens.Token) any { return newTokenJSON(t) })
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tCREATED\tLAST USED")
@@ -85,6 +82,23 @@ func (a *App) tokensListCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	return cmd
+}
+
+// tokenJSON is a token as tokens list --json prints it: a token never
+// used has no last_used_at (the listing's rule: a field without a value
+// is left out, never a zero time).
+type tokenJSON struct {
+	Name     string     `json:"name"`
+	Created  time.Time  `json:"created_at"`
+	LastUsed *time.Time `json:"last_used_at,omitempty"`
+}
+
+func newTokenJSON(t tokens.Token) tokenJSON {
+	out := tokenJSON{Name: t.Name, Created: t.Created}
+	if !t.LastUsed.IsZero() {
+		out.LastUsed = &t.LastUsed
+	}
+	return out
 }
 
 func (a *App) tokensRevokeCommand() *cobra.Command {
