@@ -399,6 +399,9 @@ func TestCompletionsKnowTheData(t *testing.T) {
 	c.must("stories", "pin", "2")
 	c.must("sections", "set", "Economy", "--title", "Money")
 	c.must("send", "--force")
+	c.must("feeds", "add", "https://feeds.example.com/world.xml", "--name", "World wire")
+	c.must("feeds", "add", "https://feeds.example.com/sitemap.xml", "--type", "sitemap")
+	c.must("tokens", "create", "cms")
 	complete := func(args ...string) []string {
 		t.Helper()
 		out, errs, code := c.run(append([]string{"__complete"}, args...)...)
@@ -420,7 +423,6 @@ func TestCompletionsKnowTheData(t *testing.T) {
 		{[]string{"subscribers", "add", "x@example.com", "--list", ""}, []string{"daily\tThe Daily Digest", "weekly\tThe Weekly"}},
 		{[]string{"lists", "show", ""}, []string{"daily\tThe Daily Digest", "weekly\tThe Weekly"}},
 		{[]string{"lists", "show", "daily", ""}, nil},
-		{[]string{"subscribers", "list", "--status", ""}, []string{"active", "unsubscribed", "bounced"}},
 		{[]string{"deliveries", "--status", ""}, []string{"queued", "sent", "deferred", "failed", "unknown"}},
 		{[]string{"stories", "add", "--section", ""}, []string{"World", "Economy\tMoney"}},
 		{[]string{"sections", "set", ""}, []string{"World", "Economy\tMoney"}},
@@ -431,6 +433,16 @@ func TestCompletionsKnowTheData(t *testing.T) {
 		{[]string{"stories", "edit", ""}, []string{"2\tMarkets rally", "1\tHello <world>"}},
 		{[]string{"lists", "update", "weekly", "--direction", ""}, []string{"ltr", "rtl"}},
 		{[]string{"serve", "--log-format", ""}, []string{"text", "json"}},
+		{[]string{"lists", "form", ""}, []string{"daily\tThe Daily Digest", "weekly\tThe Weekly"}},
+		{[]string{"subscribers", "list", "--status", ""}, []string{"active", "unsubscribed", "bounced", "pending"}},
+		{[]string{"subscribers", "export", "--status", ""}, []string{"active", "unsubscribed", "bounced"}},
+		{[]string{"feeds", "update", ""}, []string{"1\tWorld wire", "2\thttps://feeds.example.com/sitemap.xml"}},
+		{[]string{"feeds", "remove", ""}, []string{"1\tWorld wire", "2\thttps://feeds.example.com/sitemap.xml"}},
+		{[]string{"feeds", "fetch", "1", ""}, []string{"1\tWorld wire", "2\thttps://feeds.example.com/sitemap.xml"}},
+		{[]string{"feeds", "add", "--type", ""}, []string{"rss", "sitemap"}},
+		{[]string{"tokens", "revoke", ""}, []string{"cms"}},
+		{[]string{"suppressions", "add", "x@example.com", "--reason", ""}, []string{"manual", "legal", "complaint", "hard-bounce"}},
+		{[]string{"suppressions", "import", "f.csv", "--reason", ""}, []string{"import", "manual", "legal", "complaint", "hard-bounce"}},
 	}
 	for _, tt := range tests {
 		got := complete(tt.args...)
@@ -444,6 +456,11 @@ func TestCompletionsKnowTheData(t *testing.T) {
 	eds := complete("deliveries", "--edition", "")
 	if len(eds) != 1 || !strings.HasPrefix(eds[0], "1\tdaily ") || !strings.Contains(eds[0], "The Daily Digest") {
 		t.Errorf("edition ids: %q", eds)
+	}
+	for _, cmd := range []string{"show", "rebuild", "discard", "report"} {
+		if got := complete("editions", cmd, ""); !slices.Equal(got, eds) {
+			t.Errorf("editions %s: edition ids %q, want %q", cmd, got, eds)
+		}
 	}
 	if got := complete("deliveries", "--list", "weekly", "--edition", ""); len(got) != 0 {
 		t.Errorf("edition ids of a list without editions: %q", got)
