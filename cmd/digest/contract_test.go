@@ -680,3 +680,29 @@ func runtimeGoVersion() string {
 	info, _ := debug.ReadBuildInfo()
 	return info.GoVersion
 }
+
+// TestSuppressionWriteFailureIsARuntimeError: a store that refuses the
+// write is not the caller's mistake: exit 1 and no pointer to the help,
+// while a bad address stays a usage error.
+func TestSuppressionWriteFailureIsARuntimeError(t *testing.T) {
+	c := newCLI(t)
+	c.must("suppressions", "add", "kept@example.com")
+	db, _ := c.openStore()
+	for _, trig := range []string{
+		`CREATE TRIGGER refuse_insert BEFORE INSERT ON suppressions BEGIN SELECT RAISE(ABORT, 'disk says no'); END`,
+		`CREATE TRIGGER refuse_delete BEFORE DELETE ON suppressions BEGIN SELECT RAISE(ABORT, 'disk says no'); END`,
+	} {
+		if _, err := db.ExecContext(context.Background(), trig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{"suppressions", "add", "new@example.com"}, {"suppressions", "remove", "kept@example.com"}} {
+		_, errs, code := c.run(args...)
+		if code != exitRuntime || !strings.Contains(errs, "disk says no") || strings.Contains(errs, "--help") {
+			t.Errorf("%v: exit %d, stderr %q; want 1 with the store's error", args, code, errs)
+		}
+	}
+	if _, errs, code := c.run("suppressions", "remove", "kept@"); code != exitUsage {
+		t.Errorf("bad address: exit %d, %q", code, errs)
+	}
+}

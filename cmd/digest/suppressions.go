@@ -45,9 +45,14 @@ func (a *App) suppressionsCommand() *cobra.Command {
 			if !subscribers.ValidSuppressReason(reason) {
 				return usagef("reason %q: use manual, legal, complaint or hard-bounce", reason)
 			}
+			// Only the address is the caller's mistake; a store that
+			// fails the write is a runtime error (exit 1).
+			if _, err := subscribers.NormalizeAddress(args[0]); err != nil {
+				return usageError{err}
+			}
 			added, err := subs.Suppress(a.ctx, args[0], reason, note)
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			if added {
 				a.printf("suppressed %s: no send will mail it\n", args[0])
@@ -66,9 +71,12 @@ func (a *App) suppressionsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if _, err := subscribers.NormalizeAddress(args[0]); err != nil {
+				return usageError{err}
+			}
 			removed, err := subs.Unsuppress(a.ctx, args[0])
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			if !removed {
 				return fmt.Errorf("%s is not suppressed: digest suppressions list shows who is", args[0])
