@@ -105,16 +105,10 @@ func feedID(arg string) (int64, error) {
 	return id, nil
 }
 
-// feedError marks a bad setting as a usage error.
+// feedError marks a bad setting (feeds.ErrInvalid) as a usage error, by
+// kind: any other failure of the store stays a runtime error.
 func feedError(err error) error {
-	if err == nil || errors.Is(err, feeds.ErrNotFound) || errors.Is(err, feeds.ErrDuplicate) {
-		return err
-	}
-	var ue usageError
-	if errors.As(err, &ue) {
-		return err
-	}
-	if strings.Contains(err.Error(), "feed url") || strings.Contains(err.Error(), "feed type") || strings.Contains(err.Error(), "--every") {
+	if errors.Is(err, feeds.ErrInvalid) {
 		return usageError{err}
 	}
 	return err
