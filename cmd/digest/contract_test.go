@@ -155,6 +155,7 @@ func TestExitCodesOfEveryCommand(t *testing.T) {
 		{"bad", []string{"subscribers", "export", "--consent", "--list", "daily"}, "--consent writes every consent record: it takes no --list or --status", nil},
 		{"bad", []string{"subscribers", "list", "--status", "pendin"}, "or pending for sign-ups awaiting confirmation", nil},
 		{"bad", []string{"subscribers", "add", "bad@@example.com", "--confirm"}, "exactly one @", nil},
+		{"missing", []string{"subscribers", "add", "new@example.com", "--confirm"}, "dkim key file", missingKey},
 		{"runtime", []string{"subscribers", "export", "--list", "nope"}, "unknown list", nil},
 
 		{"bad", []string{"send", "--date", "28.11.2026"}, `--date "28.11.2026" is not YYYY-MM-DD`, nil},
