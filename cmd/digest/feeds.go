@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -206,12 +205,8 @@ func (a *App) feedsListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return streamEach(a.stdout, list, func(f feeds.Feed) any { return feedJSON(f) })
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tURL\tSECTION\tLAST FETCH\tSTATUS\tITEMS\tNEXT FETCH\tERRORS\tLAST ERROR")
-			for _, f := range list {
+			header := "ID\tNAME\tURL\tSECTION\tLAST FETCH\tSTATUS\tITEMS\tNEXT FETCH\tERRORS\tLAST ERROR"
+			return printRows(a, asJSON, header, list, func(f feeds.Feed) any { return feedJSON(f) }, func(f feeds.Feed) string {
 				last, status := "never", "-"
 				if !f.LastFetch.IsZero() {
 					last = f.LastFetch.Local().Format("2006-01-02 15:04")
@@ -223,10 +218,9 @@ func (a *App) feedsListCommand() *cobra.Command {
 				if f.NextFetch.After(a.now()) {
 					next = f.NextFetch.Local().Format("2006-01-02 15:04")
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", f.ID, f.Name, f.URL, sectionRule(f), last, status,
+				return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s", f.ID, f.Name, f.URL, sectionRule(f), last, status,
 					f.Items, next, f.Errors, oneLine(f.LastError))
-			}
-			return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")

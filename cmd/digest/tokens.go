@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -65,19 +64,14 @@ func (a *App) tokensListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return streamEach(a.stdout, list, func(t tokens.Token) any { return newTokenJSON(t) })
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tCREATED\tLAST USED")
-			for _, t := range list {
-				used := "never"
-				if !t.LastUsed.IsZero() {
-					used = t.LastUsed.Local().Format("2006-01-02 15:04")
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Name, t.Created.Local().Format(time.DateTime[:16]), used)
-			}
-			return tw.Flush()
+			return printRows(a, asJSON, "NAME\tCREATED\tLAST USED", list, func(t tokens.Token) any { return newTokenJSON(t) },
+				func(t tokens.Token) string {
+					used := "never"
+					if !t.LastUsed.IsZero() {
+						used = t.LastUsed.Local().Format("2006-01-02 15:04")
+					}
+					return t.Name + "\t" + t.Created.Local().Format(time.DateTime[:16]) + "\t" + used
+				})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
