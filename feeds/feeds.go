@@ -122,8 +122,28 @@ var ErrNotFound = errors.New("no such feed")
 // ErrDuplicate reports a feed URL that is already added.
 var ErrDuplicate = errors.New("feed already added")
 
-// Check validates a feed's settings before it is stored.
+// ErrInvalid is what every error of Check matches (errors.Is): a setting
+// that cannot be right whatever the data, so the caller can tell a bad
+// flag from a failing store by kind, never by the message.
+var ErrInvalid = errors.New("invalid feed setting")
+
+// invalid carries a Check error's own message and matches ErrInvalid.
+type invalid struct{ err error }
+
+func (e invalid) Error() string        { return e.err.Error() }
+func (e invalid) Unwrap() error        { return e.err }
+func (e invalid) Is(target error) bool { return target == ErrInvalid }
+
+// Check validates a feed's settings before it is stored; its errors
+// match ErrInvalid.
 func (f *Feed) Check() error {
+	if err := f.check(); err != nil {
+		return invalid{err}
+	}
+	return nil
+}
+
+func (f *Feed) check() error {
 	u, err := CheckURL(f.URL)
 	if err != nil {
 		return err

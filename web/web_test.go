@@ -75,8 +75,13 @@ func (s *site) statuses() string {
 	var out []string
 	for rows.Next() {
 		var l, st string
-		rows.Scan(&l, &st)
+		if err := rows.Scan(&l, &st); err != nil {
+			s.t.Fatal(err)
+		}
 		out = append(out, l+"="+st)
+	}
+	if err := rows.Err(); err != nil {
+		s.t.Fatal(err)
 	}
 	return strings.Join(out, " ")
 }

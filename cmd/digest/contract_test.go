@@ -155,6 +155,7 @@ func TestExitCodesOfEveryCommand(t *testing.T) {
 		{"bad", []string{"subscribers", "export", "--consent", "--list", "daily"}, "--consent writes every consent record: it takes no --list or --status", nil},
 		{"bad", []string{"subscribers", "list", "--status", "pendin"}, "or pending for sign-ups awaiting confirmation", nil},
 		{"bad", []string{"subscribers", "add", "bad@@example.com", "--confirm"}, "exactly one @", nil},
+		{"missing", []string{"subscribers", "add", "new@example.com", "--confirm"}, "dkim key file", missingKey},
 		{"runtime", []string{"subscribers", "export", "--list", "nope"}, "unknown list", nil},
 
 		{"bad", []string{"send", "--date", "28.11.2026"}, `--date "28.11.2026" is not YYYY-MM-DD`, nil},
@@ -399,6 +400,9 @@ func TestCompletionsKnowTheData(t *testing.T) {
 	c.must("stories", "pin", "2")
 	c.must("sections", "set", "Economy", "--title", "Money")
 	c.must("send", "--force")
+	c.must("feeds", "add", "https://feeds.example.com/world.xml", "--name", "World wire")
+	c.must("feeds", "add", "https://feeds.example.com/sitemap.xml", "--type", "sitemap")
+	c.must("tokens", "create", "cms")
 	complete := func(args ...string) []string {
 		t.Helper()
 		out, errs, code := c.run(append([]string{"__complete"}, args...)...)
@@ -420,7 +424,6 @@ func TestCompletionsKnowTheData(t *testing.T) {
 		{[]string{"subscribers", "add", "x@example.com", "--list", ""}, []string{"daily\tThe Daily Digest", "weekly\tThe Weekly"}},
 		{[]string{"lists", "show", ""}, []string{"daily\tThe Daily Digest", "weekly\tThe Weekly"}},
 		{[]string{"lists", "show", "daily", ""}, nil},
-		{[]string{"subscribers", "list", "--status", ""}, []string{"active", "unsubscribed", "bounced"}},
 		{[]string{"deliveries", "--status", ""}, []string{"queued", "sent", "deferred", "failed", "unknown"}},
 		{[]string{"stories", "add", "--section", ""}, []string{"World", "Economy\tMoney"}},
 		{[]string{"sections", "set", ""}, []string{"World", "Economy\tMoney"}},
@@ -431,6 +434,16 @@ func TestCompletionsKnowTheData(t *testing.T) {
 		{[]string{"stories", "edit", ""}, []string{"2\tMarkets rally", "1\tHello <world>"}},
 		{[]string{"lists", "update", "weekly", "--direction", ""}, []string{"ltr", "rtl"}},
 		{[]string{"serve", "--log-format", ""}, []string{"text", "json"}},
+		{[]string{"lists", "form", ""}, []string{"daily\tThe Daily Digest", "weekly\tThe Weekly"}},
+		{[]string{"subscribers", "list", "--status", ""}, []string{"active", "unsubscribed", "bounced", "pending"}},
+		{[]string{"subscribers", "export", "--status", ""}, []string{"active", "unsubscribed", "bounced"}},
+		{[]string{"feeds", "update", ""}, []string{"1\tWorld wire", "2\thttps://feeds.example.com/sitemap.xml"}},
+		{[]string{"feeds", "remove", ""}, []string{"1\tWorld wire", "2\thttps://feeds.example.com/sitemap.xml"}},
+		{[]string{"feeds", "fetch", "1", ""}, []string{"1\tWorld wire", "2\thttps://feeds.example.com/sitemap.xml"}},
+		{[]string{"feeds", "add", "--type", ""}, []string{"rss", "sitemap"}},
+		{[]string{"tokens", "revoke", ""}, []string{"cms"}},
+		{[]string{"suppressions", "add", "x@example.com", "--reason", ""}, []string{"manual", "legal", "complaint", "hard-bounce"}},
+		{[]string{"suppressions", "import", "f.csv", "--reason", ""}, []string{"import", "manual", "legal", "complaint", "hard-bounce"}},
 	}
 	for _, tt := range tests {
 		got := complete(tt.args...)
@@ -444,6 +457,11 @@ func TestCompletionsKnowTheData(t *testing.T) {
 	eds := complete("deliveries", "--edition", "")
 	if len(eds) != 1 || !strings.HasPrefix(eds[0], "1\tdaily ") || !strings.Contains(eds[0], "The Daily Digest") {
 		t.Errorf("edition ids: %q", eds)
+	}
+	for _, cmd := range []string{"show", "rebuild", "discard", "report"} {
+		if got := complete("editions", cmd, ""); !slices.Equal(got, eds) {
+			t.Errorf("editions %s: edition ids %q, want %q", cmd, got, eds)
+		}
 	}
 	if got := complete("deliveries", "--list", "weekly", "--edition", ""); len(got) != 0 {
 		t.Errorf("edition ids of a list without editions: %q", got)
@@ -536,14 +554,29 @@ func TestJSONOutputs(t *testing.T) {
 		t.Errorf("subscribers import --json: %+v", s)
 	}
 
-	// Every listing: one array, one object per line, no \u003c.
+	// Every listing: one array, one object per line, no \u003c. Each
+	// has a row, so that the one-per-line check has something to check.
+	c.must("feeds", "add", "https://feeds.example.com/a?x=1&y=<2>")
+	c.must("tokens", "create", "cms")
+	c.must("suppressions", "add", "gone@example.com", "--note", "asked <by mail>")
 	for _, args := range [][]string{
 		{"stories", "list", "--json"}, {"sections", "list", "--json"}, {"lists", "list", "--json"},
-		{"subscribers", "list", "--json"}, {"deliveries", "--json"},
+		{"subscribers", "list", "--json"}, {"deliveries", "--json"}, {"editions", "list", "--json"},
+		{"feeds", "list", "--json"}, {"tokens", "list", "--json"}, {"suppressions", "list", "--json"},
 	} {
 		out := c.must(args...)
 		var rows []map[string]any
 		parse(strings.Join(args, " "), out, &rows)
+		if len(rows) == 0 {
+			t.Errorf("%v: no rows to check:\n%s", args, out)
+		}
+		for _, row := range rows {
+			for k, v := range row {
+				if v == nil || v == "0001-01-01T00:00:00Z" {
+					t.Errorf("%v: field %s has no value and is not left out: %s", args, k, out)
+				}
+			}
+		}
 		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 		if lines[0] != "[" || lines[len(lines)-1] != "]" || len(lines) != len(rows)+2 {
 			t.Errorf("%v: not one object per line:\n%s", args, out)
@@ -647,4 +680,30 @@ func TestVersionLine(t *testing.T) {
 func runtimeGoVersion() string {
 	info, _ := debug.ReadBuildInfo()
 	return info.GoVersion
+}
+
+// TestSuppressionWriteFailureIsARuntimeError: a store that refuses the
+// write is not the caller's mistake: exit 1 and no pointer to the help,
+// while a bad address stays a usage error.
+func TestSuppressionWriteFailureIsARuntimeError(t *testing.T) {
+	c := newCLI(t)
+	c.must("suppressions", "add", "kept@example.com")
+	db, _ := c.openStore()
+	for _, trig := range []string{
+		`CREATE TRIGGER refuse_insert BEFORE INSERT ON suppressions BEGIN SELECT RAISE(ABORT, 'disk says no'); END`,
+		`CREATE TRIGGER refuse_delete BEFORE DELETE ON suppressions BEGIN SELECT RAISE(ABORT, 'disk says no'); END`,
+	} {
+		if _, err := db.ExecContext(context.Background(), trig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{"suppressions", "add", "new@example.com"}, {"suppressions", "remove", "kept@example.com"}} {
+		_, errs, code := c.run(args...)
+		if code != exitRuntime || !strings.Contains(errs, "disk says no") || strings.Contains(errs, "--help") {
+			t.Errorf("%v: exit %d, stderr %q; want 1 with the store's error", args, code, errs)
+		}
+	}
+	if _, errs, code := c.run("suppressions", "remove", "kept@"); code != exitUsage {
+		t.Errorf("bad address: exit %d, %q", code, errs)
+	}
 }

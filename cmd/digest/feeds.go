@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -105,16 +104,10 @@ func feedID(arg string) (int64, error) {
 	return id, nil
 }
 
-// feedError marks a bad setting as a usage error.
+// feedError marks a bad setting (feeds.ErrInvalid) as a usage error, by
+// kind: any other failure of the store stays a runtime error.
 func feedError(err error) error {
-	if err == nil || errors.Is(err, feeds.ErrNotFound) || errors.Is(err, feeds.ErrDuplicate) {
-		return err
-	}
-	var ue usageError
-	if errors.As(err, &ue) {
-		return err
-	}
-	if strings.Contains(err.Error(), "feed url") || strings.Contains(err.Error(), "feed type") || strings.Contains(err.Error(), "--every") {
+	if errors.Is(err, feeds.ErrInvalid) {
 		return usageError{err}
 	}
 	return err
@@ -181,13 +174,15 @@ func every(f feeds.Feed) string {
 	return f.Every.String()
 }
 
-// feedJSON is a feed as the --json outputs show it.
+// feedJSON is a feed as the --json outputs show it. A feed never fetched
+// has no last_fetch: like every JSON digest prints, a field without a
+// value is left out.
 func feedJSON(f feeds.Feed) map[string]any {
 	out := map[string]any{
 		"id": f.ID, "name": f.Name, "url": f.URL, "type": f.Kind, "section": f.Section,
 		"category_map": f.CategoryMap.String(), "every": every(f), "enrich": f.Enrich, "allow_private": f.AllowPrivate,
 		"last_status": f.LastStatus, "items_stored": f.Items, "errors_in_row": f.Errors, "last_error": f.LastError,
-		"last_fetch": nil, "next_fetch": f.NextFetch.Format(time.RFC3339),
+		"next_fetch": f.NextFetch.Format(time.RFC3339),
 	}
 	if !f.LastFetch.IsZero() {
 		out["last_fetch"] = f.LastFetch.Format(time.RFC3339)
@@ -210,16 +205,8 @@ func (a *App) feedsListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				out := make([]map[string]any, len(list))
-				for i, f := range list {
-					out[i] = feedJSON(f)
-				}
-				return writeJSON(a.stdout, out)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tURL\tSECTION\tLAST FETCH\tSTATUS\tITEMS\tNEXT FETCH\tERRORS\tLAST ERROR")
-			for _, f := range list {
+			header := "ID\tNAME\tURL\tSECTION\tLAST FETCH\tSTATUS\tITEMS\tNEXT FETCH\tERRORS\tLAST ERROR"
+			return printRows(a, asJSON, header, list, func(f feeds.Feed) any { return feedJSON(f) }, func(f feeds.Feed) string {
 				last, status := "never", "-"
 				if !f.LastFetch.IsZero() {
 					last = f.LastFetch.Local().Format("2006-01-02 15:04")
@@ -231,10 +218,9 @@ func (a *App) feedsListCommand() *cobra.Command {
 				if f.NextFetch.After(a.now()) {
 					next = f.NextFetch.Local().Format("2006-01-02 15:04")
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", f.ID, f.Name, f.URL, sectionRule(f), last, status,
+				return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s", f.ID, f.Name, f.URL, sectionRule(f), last, status,
 					f.Items, next, f.Errors, oneLine(f.LastError))
-			}
-			return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")

@@ -17,9 +17,9 @@ import (
 // through the delivery engine (the configured SMTP relay or outbox,
 // DKIM-signed, from the list's sender), settings from the configuration.
 func (a *App) wireSignup(site *web.Server) error {
-	dkim, err := delivery.LoadDKIM(delivery.DKIMConfig{KeyFile: a.cfg.DKIM.KeyFile, Selector: a.cfg.DKIM.Selector, Domain: a.cfg.DKIM.Domain})
+	dkim, err := a.loadDKIM()
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	site.Confirmations = &delivery.Confirmations{Transport: a.transport, DKIM: dkim, Now: a.now}
 	site.Signup = a.signupSettings()
@@ -40,9 +40,9 @@ func (a *App) signupSettings() web.SignupSettings {
 // confirmer sends confirmation mails from the CLI through the delivery
 // engine, with the same per-address limits as the public form.
 func (a *App) confirmer() (*delivery.Confirmations, error) {
-	dkim, err := delivery.LoadDKIM(delivery.DKIMConfig{KeyFile: a.cfg.DKIM.KeyFile, Selector: a.cfg.DKIM.Selector, Domain: a.cfg.DKIM.Domain})
+	dkim, err := a.loadDKIM()
 	if err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
 	return &delivery.Confirmations{Transport: a.transport, DKIM: dkim, Now: a.now}, nil
 }

@@ -194,6 +194,29 @@ func printListing[T any](a *App, asJSON bool, header string, each func(func(T) e
 	return tw.Flush()
 }
 
+// printRows is printListing over a slice already read: each row as view
+// shows it in JSON, as line in the table.
+func printRows[T any](a *App, asJSON bool, header string, list []T, view func(T) any, line func(T) string) error {
+	if asJSON {
+		return streamJSON(a.stdout, func(emit func(any) error) error {
+			for _, v := range list {
+				if err := emit(view(v)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return printListing(a, false, header, func(yield func(T) error) error {
+		for _, v := range list {
+			if err := yield(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, line)
+}
+
 // streamJSON writes a JSON array element by element, so a long listing
 // never sits in memory whole. Every listing has this one form: "[", one
 // compact object per line indented by two spaces, "]" ("[]" when empty);

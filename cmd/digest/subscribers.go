@@ -313,7 +313,7 @@ The output streams: a list of any size prints in constant memory.`,
 		},
 	}
 	cmd.Flags().StringVar(&f.List, "list", "", "only this list")
-	cmd.Flags().StringVar(&f.Status, "status", "", "only this status: active, unsubscribed or bounced")
+	cmd.Flags().StringVar(&f.Status, "status", "", "only this status: active, unsubscribed or bounced (or pending: sign-ups awaiting confirmation)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array, streamed")
 	return cmd
 }

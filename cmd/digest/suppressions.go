@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,23 +20,16 @@ func (a *App) suppressionsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var all []subscribers.Suppression
-			if err := subs.Suppressions(a.ctx, func(x subscribers.Suppression) error { all = append(all, x); return nil }); err != nil {
+			n := 0
+			err = printListing(a, asJSON, "EMAIL\tREASON\tSINCE\tNOTE", func(yield func(subscribers.Suppression) error) error {
+				return subs.Suppressions(a.ctx, func(x subscribers.Suppression) error { n++; return yield(x) })
+			}, func(x subscribers.Suppression) string {
+				return x.Email + "\t" + x.Reason + "\t" + x.CreatedAt.Format(time.DateOnly) + "\t" + oneLine(x.Note)
+			})
+			if err != nil || asJSON {
 				return err
 			}
-			if asJSON {
-				if all == nil {
-					all = []subscribers.Suppression{}
-				}
-				return writeJSON(a.stdout, all)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "EMAIL\tREASON\tSINCE\tNOTE")
-			for _, x := range all {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.Email, x.Reason, x.CreatedAt.Format(time.DateOnly), x.Note)
-			}
-			tw.Flush()
-			a.printf("%d suppressed\n", len(all))
+			a.printf("%d suppressed\n", n)
 			return nil
 		},
 	}
@@ -53,9 +45,14 @@ func (a *App) suppressionsCommand() *cobra.Command {
 			if !subscribers.ValidSuppressReason(reason) {
 				return usagef("reason %q: use manual, legal, complaint or hard-bounce", reason)
 			}
+			// Only the address is the caller's mistake; a store that
+			// fails the write is a runtime error (exit 1).
+			if _, err := subscribers.NormalizeAddress(args[0]); err != nil {
+				return usageError{err}
+			}
 			added, err := subs.Suppress(a.ctx, args[0], reason, note)
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			if added {
 				a.printf("suppressed %s: no send will mail it\n", args[0])
@@ -74,9 +71,12 @@ func (a *App) suppressionsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if _, err := subscribers.NormalizeAddress(args[0]); err != nil {
+				return usageError{err}
+			}
 			removed, err := subs.Unsuppress(a.ctx, args[0])
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			if !removed {
 				return fmt.Errorf("%s is not suppressed: digest suppressions list shows who is", args[0])

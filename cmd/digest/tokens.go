@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -65,26 +64,35 @@ func (a *App) tokensListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if list == nil {
-					list = []tokens.Token{}
-				}
-				return writeJSON(a.stdout, list)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tCREATED\tLAST USED")
-			for _, t := range list {
-				used := "never"
-				if !t.LastUsed.IsZero() {
-					used = t.LastUsed.Local().Format("2006-01-02 15:04")
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Name, t.Created.Local().Format(time.DateTime[:16]), used)
-			}
-			return tw.Flush()
+			return printRows(a, asJSON, "NAME\tCREATED\tLAST USED", list, func(t tokens.Token) any { return newTokenJSON(t) },
+				func(t tokens.Token) string {
+					used := "never"
+					if !t.LastUsed.IsZero() {
+						used = t.LastUsed.Local().Format("2006-01-02 15:04")
+					}
+					return t.Name + "\t" + t.Created.Local().Format(time.DateTime[:16]) + "\t" + used
+				})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	return cmd
+}
+
+// tokenJSON is a token as tokens list --json prints it: a token never
+// used has no last_used_at (the listing's rule: a field without a value
+// is left out, never a zero time).
+type tokenJSON struct {
+	Name     string     `json:"name"`
+	Created  time.Time  `json:"created_at"`
+	LastUsed *time.Time `json:"last_used_at,omitempty"`
+}
+
+func newTokenJSON(t tokens.Token) tokenJSON {
+	out := tokenJSON{Name: t.Name, Created: t.Created}
+	if !t.LastUsed.IsZero() {
+		out.LastUsed = &t.LastUsed
+	}
+	return out
 }
 
 func (a *App) tokensRevokeCommand() *cobra.Command {
