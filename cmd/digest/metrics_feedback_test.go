@@ -25,6 +25,18 @@ func TestMetricsCountManualSendsFromTheDatabase(t *testing.T) {
 	if out := c.must("send", "--smtp", srv.URL()); !strings.Contains(out, "1 suppressed addresses skipped") {
 		t.Errorf("summary: %s", out)
 	}
+	body := scrapeTotals(t, c)
+	for _, want := range []string{`digest_manual_sends_total{list="daily"} 1`, `digest_manual_messages_sent_total{list="daily"} 1`, "digest_suppressions 1", `digest_bounces_total{kind="hard"} 0`, "digest_clicks_total 0"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+// scrapeTotals is /metrics of a fresh daemon over the CLI's database:
+// what the database holds, as after a restart.
+func scrapeTotals(t *testing.T, c *cli) string {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DB = c.env["DIGEST_DB"]
 	a := &App{ctx: context.Background(), cfg: cfg, now: time.Now}
@@ -38,9 +50,5 @@ func TestMetricsCountManualSendsFromTheDatabase(t *testing.T) {
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
-	for _, want := range []string{`digest_manual_sends_total{list="daily"} 1`, `digest_manual_messages_sent_total{list="daily"} 1`, "digest_suppressions 1", `digest_bounces_total{kind="hard"} 0`, "digest_clicks_total 0"} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("/metrics lacks %q", want)
-		}
-	}
+	return string(body)
 }
