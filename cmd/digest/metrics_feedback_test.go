@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -51,4 +53,30 @@ func scrapeTotals(t *testing.T, c *cli) string {
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
 	return string(body)
+}
+
+// A refused webhook is counted in the database, so /metrics of a
+// restarted daemon still shows it.
+func TestWebhookFailuresSurviveARestart(t *testing.T) {
+	c := newCLI(t)
+	c.must("subscribers", "add", "ada@example.com")
+	p := c.processor(t)
+	a := &App{ctx: context.Background(), cfg: config.Default()}
+	a.cfg.Webhooks.PostmarkUser, a.cfg.Webhooks.PostmarkPassword = "postmark", "pm-secret"
+	h, err := a.webhooks(p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.Register(mux)
+	req := httptest.NewRequest("POST", "/webhooks/postmark", strings.NewReader(`{"RecordType":"Bounce","ID":1,"Type":"HardBounce","Email":"ada@example.com"}`))
+	req.SetBasicAuth("postmark", "guess")
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", rec.Code)
+	}
+	if body := scrapeTotals(t, c); !strings.Contains(body, `digest_webhook_failures_total{provider="postmark"} 1`) {
+		t.Errorf("/metrics lacks the webhook failure:\n%s", body)
+	}
 }
