@@ -8,10 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/newsroom/digest/delivery"
-	"github.com/newsroom/digest/feeds"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
-	"github.com/newsroom/digest/tokens"
 )
 
 // completionLimit caps the stories and editions offered: a shell menu of
@@ -24,9 +22,8 @@ type completer func(a *App, cmd *cobra.Command) ([]cobra.Completion, error)
 // registerCompletions teaches the whole command tree the values it can
 // take: list names for every --list, statuses for --status, section
 // names for --section, story ids for the curation commands, edition ids
-// for --edition and the editions commands, feed ids, token names, and the
-// fixed values of --direction, --log-format, --log-level, --type and
-// --reason. `digest completion bash|zsh|fish|powershell` prints the
+// for --edition, and the fixed values of --direction, --log-format and
+// --log-level. `digest completion bash|zsh|fish|powershell` prints the
 // shell script that calls them.
 func (a *App) registerCompletions(root *cobra.Command) {
 	fixed := func(values ...string) cobra.CompletionFunc {
@@ -46,22 +43,11 @@ func (a *App) registerCompletions(root *cobra.Command) {
 			}
 		}
 		flag("list", a.complete(listNames))
-		switch c.CommandPath() {
-		case "digest deliveries":
+		if c.Name() == "deliveries" {
 			flag("status", fixed(delivery.Statuses...))
-		case "digest subscribers list": // also lists pending sign-ups
-			flag("status", fixed(subscribers.StatusActive, subscribers.StatusUnsubscribed, subscribers.StatusBounced, subscribers.StatusPending))
-		default:
+		} else {
 			flag("status", fixed(subscribers.StatusActive, subscribers.StatusUnsubscribed, subscribers.StatusBounced))
 		}
-		if c.Parent() != nil && c.Parent().Name() == "suppressions" {
-			reasons := []string{subscribers.SuppressManual, subscribers.SuppressLegal, subscribers.SuppressComplaint, subscribers.SuppressHardBounce}
-			if c.Name() == "import" {
-				reasons = append([]string{subscribers.SuppressImport}, reasons...)
-			}
-			flag("reason", fixed(reasons...))
-		}
-		flag("type", fixed(feeds.KindRSS, feeds.KindSitemap))
 		flag("section", a.complete(sectionNames))
 		flag("edition", a.complete(editionIDs))
 		flag("direction", fixed("ltr", "rtl"))
@@ -81,46 +67,10 @@ func (a *App) registerCompletions(root *cobra.Command) {
 	arg("stories hide", storyIDs(func(st stories.Story) bool { return !st.Hidden }))
 	arg("stories unhide", storyIDs(func(st stories.Story) bool { return st.Hidden }))
 	arg("stories edit", storyIDs(func(stories.Story) bool { return true }))
-	for _, p := range []string{"lists show", "lists update", "lists delete", "lists form"} {
+	for _, p := range []string{"lists show", "lists update", "lists delete"} {
 		arg(p, listNames)
 	}
 	arg("sections set", sectionNames)
-	for _, p := range []string{"editions show", "editions rebuild", "editions discard", "editions report"} {
-		arg(p, editionIDs)
-	}
-	arg("feeds update", feedIDs)
-	arg("feeds remove", feedIDs)
-	arg("tokens revoke", tokenNames)
-	// feeds fetch takes any number of ids: each word completes.
-	fetch, _, _ := root.Find([]string{"feeds", "fetch"})
-	fetch.ValidArgsFunction = a.complete(feedIDs)
-}
-
-// feedIDs offers the feeds' ids, described by name (or URL when unnamed).
-func feedIDs(a *App, _ *cobra.Command) ([]cobra.Completion, error) {
-	s, err := a.feedStore()
-	if err != nil {
-		return nil, err
-	}
-	list, err := s.List(a.ctx)
-	return described(list, err, func(f feeds.Feed) (string, string) {
-		desc := f.Name
-		if desc == "" {
-			desc = f.URL
-		}
-		return fmt.Sprint(f.ID), oneLine(desc)
-	})
-}
-
-// tokenNames offers the names of the push API's tokens (never a secret:
-// only hashes are stored).
-func tokenNames(a *App, _ *cobra.Command) ([]cobra.Completion, error) {
-	s, err := a.tokenStore()
-	if err != nil {
-		return nil, err
-	}
-	list, err := s.List(a.ctx)
-	return described(list, err, func(t tokens.Token) (string, string) { return t.Name, "" })
 }
 
 // complete runs fn on a read-only store opened with the command's own
