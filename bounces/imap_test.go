@@ -2,79 +2,27 @@ package bounces
 
 import (
 	"context"
-	"net"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+
+	"github.com/newsroom/digest/internal/imaptest"
 )
-
-// startIMAP runs an in-memory IMAP server on 127.0.0.1:0 with one user.
-func startIMAP(t *testing.T) string {
-	t.Helper()
-	mem := imapmemserver.New()
-	user := imapmemserver.NewUser("bounces", "s3cret pass")
-	if err := user.Create("INBOX", nil); err != nil {
-		t.Fatal(err)
-	}
-	mem.AddUser(user)
-	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
-		},
-		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
-		InsecureAuth: true,
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
-}
-
-func imapClient(t *testing.T, addr string) *imapclient.Client {
-	t.Helper()
-	c, err := imapclient.DialInsecure(addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Login("bounces", "s3cret pass").Wait(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func appendMsg(t *testing.T, c *imapclient.Client, msg string) {
-	t.Helper()
-	cmd := c.Append("INBOX", int64(len(msg)), nil)
-	cmd.Write([]byte(msg))
-	cmd.Close()
-	if _, err := cmd.Wait(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // bounces fetch against a real IMAP server: the bounce is applied and
 // flagged processed, a message that is no report is flagged skipped and
 // left unread, and a second round takes nothing again.
 func TestFetchFromIMAP(t *testing.T) {
 	f := newFixture(t)
-	addr := startIMAP(t)
-	c := imapClient(t, addr)
+	srv := imaptest.Start(t)
 	raw, _ := os.ReadFile("testdata/postfix-hard.eml")
-	bounce := strings.ReplaceAll(string(raw), "bounce+0-0000000000000000@bounces.example.com", VERP("bounce@bounces.example.com", f.p.Key, f.ref))
-	appendMsg(t, c, strings.ReplaceAll(bounce, "\n", "\r\n"))
+	srv.Append(t, "INBOX", strings.ReplaceAll(string(raw), "bounce+0-0000000000000000@bounces.example.com", VERP("bounce@bounces.example.com", f.p.Key, f.ref)))
 	reply, _ := os.ReadFile("testdata/reply.eml")
-	appendMsg(t, c, strings.ReplaceAll(string(reply), "\n", "\r\n"))
+	srv.Append(t, "INBOX", string(reply))
 
-	mb, err := ParseMailbox("imap://bounces:s3cret%20pass@" + addr + "/INBOX?tls=none")
+	mb, err := ParseMailbox(srv.URL("INBOX", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,26 +39,12 @@ func TestFetchFromIMAP(t *testing.T) {
 	if f.status(t) != "bounced" {
 		t.Errorf("membership %s after the fetched hard bounce", f.status(t))
 	}
-	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
-		t.Fatal(err)
+	flags := srv.Flags(t, "INBOX")
+	if !imaptest.Has(flags[0], imap.FlagSeen) || !imaptest.Has(flags[0], FlagProcessed) {
+		t.Errorf("the bounce's flags: %v", flags[0])
 	}
-	msgs, err := c.Fetch(imap.SeqSetNum(1, 2), &imap.FetchOptions{Flags: true}).Collect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	has := func(flags []imap.Flag, f imap.Flag) bool {
-		for _, x := range flags {
-			if strings.EqualFold(string(x), string(f)) { // keywords are case-insensitive
-				return true
-			}
-		}
-		return false
-	}
-	if !has(msgs[0].Flags, imap.FlagSeen) || !has(msgs[0].Flags, FlagProcessed) {
-		t.Errorf("the bounce's flags: %v", msgs[0].Flags)
-	}
-	if has(msgs[1].Flags, imap.FlagSeen) || !has(msgs[1].Flags, FlagSkipped) {
-		t.Errorf("the reply's flags: %v (want unread, skipped)", msgs[1].Flags)
+	if imaptest.Has(flags[1], imap.FlagSeen) || !imaptest.Has(flags[1], FlagSkipped) {
+		t.Errorf("the reply's flags: %v (want unread, skipped)", flags[1])
 	}
 	res, err = f.p.Fetch(context.Background(), mb)
 	if err != nil || res.Processed+res.Skipped != 0 {
@@ -118,5 +52,34 @@ func TestFetchFromIMAP(t *testing.T) {
 	}
 	if f.events(t) != 1 {
 		t.Errorf("%d events, want 1", f.events(t))
+	}
+}
+
+// With ?processed=Folder a processed message moves there; a message that
+// is no report stays in the mailbox.
+func TestFetchMovesProcessedMessages(t *testing.T) {
+	f := newFixture(t)
+	srv := imaptest.Start(t)
+	raw, _ := os.ReadFile("testdata/arf-yahoo.eml")
+	srv.Append(t, "INBOX", strings.ReplaceAll(string(raw), "bounce+0-0000000000000000@bounces.example.com", VERP("bounce@bounces.example.com", f.p.Key, f.ref)))
+	reply, _ := os.ReadFile("testdata/autoreply.eml")
+	srv.Append(t, "INBOX", string(reply))
+	mb, err := ParseMailbox(srv.URL("INBOX", "Processed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.p.Fetch(context.Background(), mb)
+	if err != nil || res.Processed != 1 || res.Skipped != 1 {
+		t.Fatalf("fetch: %+v, %v", res, err)
+	}
+	if f.status(t) != "unsubscribed" {
+		t.Errorf("membership %s after the fetched complaint", f.status(t))
+	}
+	inbox, moved := srv.Flags(t, "INBOX"), srv.Flags(t, "Processed")
+	if len(inbox) != 1 || !imaptest.Has(inbox[0], FlagSkipped) || imaptest.Has(inbox[0], imap.FlagSeen) {
+		t.Errorf("INBOX holds %v, want the auto-reply alone, unread and skipped", inbox)
+	}
+	if len(moved) != 1 || !imaptest.Has(moved[0], FlagProcessed) {
+		t.Errorf("Processed holds %v, want the complaint, flagged processed", moved)
 	}
 }

@@ -319,10 +319,10 @@ func (p *Processor) apply(ctx context.Context, tx *sql.Tx, ev Event, now time.Ti
 		if _, err := subscribers.Suppress(ctx, tx, email, subscribers.SuppressHardBounce, ev.Status, now); err != nil {
 			return out, err
 		}
-		out.Text = fmt.Sprintf("hard bounce %s for %s: %d membership(s) marked bounced, address suppressed", ev.Status, email, n)
+		out.Text = fmt.Sprintf("hard bounce%s for %s: %d membership(s) marked bounced, address suppressed", withStatus(ev.Status), email, n)
 	case Soft:
 		if listID == nil || subID == 0 {
-			out.Text = fmt.Sprintf("soft bounce %s for %s counted (no edition: it does not count toward the %d-in-%d rule)", ev.Status, email, SoftLimit, SoftWindow)
+			out.Text = fmt.Sprintf("soft bounce%s for %s counted (no edition: it does not count toward the %d-in-%d rule)", withStatus(ev.Status), email, SoftLimit, SoftWindow)
 			return out, nil
 		}
 		var soft int
@@ -336,9 +336,9 @@ func (p *Processor) apply(ctx context.Context, tx *sql.Tx, ev Event, now time.Ti
 			if err != nil {
 				return out, err
 			}
-			out.Text = fmt.Sprintf("soft bounce %s for %s: %d in the last %d editions, %d membership(s) marked bounced", ev.Status, email, soft, SoftWindow, n)
+			out.Text = fmt.Sprintf("soft bounce%s for %s: %d in the last %d editions, %d membership(s) marked bounced", withStatus(ev.Status), email, soft, SoftWindow, n)
 		} else {
-			out.Text = fmt.Sprintf("soft bounce %s for %s: %d in the last %d editions (bounced at %d)", ev.Status, email, soft, SoftWindow, SoftLimit)
+			out.Text = fmt.Sprintf("soft bounce%s for %s: %d in the last %d editions (bounced at %d)", withStatus(ev.Status), email, soft, SoftWindow, SoftLimit)
 		}
 	case Complaint:
 		lists, err := p.activeLists(ctx, tx, scope, scopeArgs)
@@ -360,6 +360,15 @@ func (p *Processor) apply(ctx context.Context, tx *sql.Tx, ev Event, now time.Ti
 		return out, fmt.Errorf("unknown event kind %q", ev.Kind)
 	}
 	return out, nil
+}
+
+// withStatus is " 5.1.1", or nothing for a bounce that gave no code
+// (a non-standard bounce read by its wording).
+func withStatus(status string) string {
+	if status == "" {
+		return ""
+	}
+	return " " + status
 }
 
 func (p *Processor) activeLists(ctx context.Context, tx *sql.Tx, scope string, args []any) ([]int64, error) {

@@ -202,5 +202,19 @@ func TestWebhooks(t *testing.T) {
 		if rec.Code != http.StatusUnauthorized || len(fetched) != 2 {
 			t.Errorf("certificate from elsewhere: %d, fetched %v", rec.Code, fetched)
 		}
+		// A signed confirmation whose SubscribeURL is not Amazon's is not
+		// followed; a wrongly signed one is refused before anything is.
+		for name, body := range map[string]string{
+			"foreign SubscribeURL": snsSign(map[string]string{"Type": "SubscriptionConfirmation", "MessageId": "s-2", "Token": "tok", "TopicArn": "arn:aws:sns:eu-west-1:1:bounces",
+				"Message": "confirm", "SubscribeURL": "https://sns.eu-west-1.amazonaws.com.evil.example/?Action=ConfirmSubscription", "Timestamp": now.UTC().Format(time.RFC3339)}, true),
+			"wrongly signed": snsSign(map[string]string{"Type": "SubscriptionConfirmation", "MessageId": "s-3", "Token": "tok", "TopicArn": "arn:aws:sns:eu-west-1:1:bounces",
+				"Message": "confirm", "SubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=x", "Timestamp": now.UTC().Format(time.RFC3339)}, false),
+		} {
+			rec = httptest.NewRecorder()
+			mux.ServeHTTP(rec, post(t, "http://x/webhooks/ses", body))
+			if rec.Code != http.StatusUnauthorized || len(fetched) != 2 {
+				t.Errorf("%s: %d, fetched %v", name, rec.Code, fetched)
+			}
+		}
 	})
 }

@@ -165,9 +165,11 @@ const (
 
 // RateTermSQL is the ranking term for a story aliased s, as SQL with one
 // parameter: 1 when the list ranks by clicks, 0 otherwise.
-// (The literals are RateCap and RateWeight.)
+// (The literals are RateCap and RateWeight.) The messages counted are
+// those of every edition the story was in, clicked or not: an edition
+// nobody clicked lowers the rate.
 const RateTermSQL = `(CASE WHEN ? THEN MIN(10.0, 100.0 * COALESCE((SELECT CAST(SUM(k.clicks) AS REAL) / MAX(1,
-	(SELECT COUNT(*) FROM deliveries d WHERE d.status = 'sent' AND d.edition_id IN (SELECT k2.edition_id FROM story_clicks k2 WHERE k2.story_id = s.id)))
+	(SELECT COUNT(*) FROM deliveries d WHERE d.status = 'sent' AND d.edition_id IN (SELECT es2.edition_id FROM edition_stories es2 WHERE es2.story_id = s.id)))
 	FROM story_clicks k WHERE k.story_id = s.id), 0)) ELSE 0 END)`
 
 // ByStory is the clicks of every story, summed over editions.

@@ -84,7 +84,8 @@ const (
 var ErrSignupClosed = errors.New("sign-up closed")
 
 // RequestSignup stores a pending sign-up and returns the confirmation
-// token to mail, unless the address is already active on the list or
+// token to mail, unless the address is suppressed (ErrSuppressed: no
+// confirmation may go to it), already active on the list or
 // got a confirmation within ConfirmEvery, or ConfirmPerDay of them within
 // a day. The limit is checked and the row inserted in one statement, so
 // concurrent requests cannot both pass it.
@@ -95,6 +96,9 @@ func (s *Store) RequestSignup(ctx context.Context, req SignupRequest) (token str
 	}
 	list, err := s.GetList(ctx, req.List)
 	if err != nil {
+		return "", 0, err
+	}
+	if err := refuseSuppressed(ctx, s.DB, addr); err != nil {
 		return "", 0, err
 	}
 	var active bool

@@ -201,10 +201,8 @@ func (s *Store) Add(ctx context.Context, email, name string, lists ...string) (S
 		}
 		ids = append(ids, l.ID)
 	}
-	if suppressed, err := IsSuppressed(ctx, s.DB, addr); err != nil {
-		return Subscriber{}, fmt.Errorf("add subscriber: %w", err)
-	} else if suppressed {
-		return Subscriber{}, fmt.Errorf("%w: %s is not added (digest suppressions remove %s, only if the person asked to be mailed again)", ErrSuppressed, addr, addr)
+	if err := refuseSuppressed(ctx, s.DB, addr); err != nil {
+		return Subscriber{}, err
 	}
 	sub := Subscriber{Email: addr, Name: CleanName(name)}
 	now := s.now().Unix()

@@ -90,6 +90,20 @@ func IsSuppressed(ctx context.Context, q store.Querier, email string) (bool, err
 	return ok, err
 }
 
+// refuseSuppressed is ErrSuppressed, with what to do, for an address on
+// the suppression list: adding it or sending it a confirmation would
+// mail an address that must never be mailed.
+func refuseSuppressed(ctx context.Context, q store.Querier, addr string) error {
+	suppressed, err := IsSuppressed(ctx, q, addr)
+	if err != nil {
+		return fmt.Errorf("read the suppression list: %w", err)
+	}
+	if suppressed {
+		return fmt.Errorf("%w: %s is not added (digest suppressions remove %s, only if the person asked to be mailed again)", ErrSuppressed, addr, addr)
+	}
+	return nil
+}
+
 // Suppressions calls fn for every suppressed address, oldest first.
 func (s *Store) Suppressions(ctx context.Context, fn func(Suppression) error) error {
 	rows, err := s.DB.QueryContext(ctx, `SELECT email, reason, note, created_at FROM suppressions ORDER BY created_at, email`)

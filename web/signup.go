@@ -426,6 +426,14 @@ func (s *Server) signupPost(w http.ResponseWriter, r *http.Request) {
 		req.IP, req.UserAgent = s.clientIP(r), r.UserAgent()
 	}
 	token, outcome, err := s.Subs.RequestSignup(r.Context(), req)
+	if errors.Is(err, subscribers.ErrSuppressed) {
+		// Refused, but answered as any other sign-up: a different answer
+		// would tell anyone who typed the address that its owner
+		// complained or bounced.
+		s.Logger.Info("sign-up refused", "list", list.Name, "why", "the address is on the suppression list")
+		s.accepted(w, list, in.JSON)
+		return
+	}
 	if err != nil {
 		s.internalError(w, "sign-up", err)
 		return

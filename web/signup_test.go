@@ -661,3 +661,32 @@ func TestPreferenceDownloadCarriesDeliveries(t *testing.T) {
 		t.Errorf("download asked for subscriber %d (want %d):\n%s", asked, sub.ID, page)
 	}
 }
+
+// A suppressed address (a complaint, a hard bounce, a legal request) is
+// never mailed: its sign-up stores nothing and sends no confirmation, on
+// the form and the JSON API, and the answer is the one anyone gets.
+func TestSignupOfASuppressedAddressIsRefused(t *testing.T) {
+	ss := newSignupSite(t, instant)
+	if _, err := ss.subs.Suppress(ss.ctx, "gone@example.com", subscribers.SuppressComplaint, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, want := ss.postForm("/subscribe/daily", url.Values{"email": {"other@example.com"}, "ts": {ss.humanStamp()}})
+	res, got := ss.postForm("/subscribe/daily", url.Values{"email": {"Gone@Example.com"}, "ts": {ss.humanStamp()}})
+	if res.StatusCode != 200 || got != want {
+		t.Errorf("form: %d, answer differs from an unknown address's:\n%q\n%q", res.StatusCode, got, want)
+	}
+	if res, _ := ss.postJSON("/subscribe/daily", ss.cmsToken(), `{"email":"gone@example.com"}`); res.StatusCode/100 != 2 {
+		t.Errorf("JSON: %d", res.StatusCode)
+	}
+	if n := ss.count(`SELECT COUNT(*) FROM signups WHERE email = 'gone@example.com'`); n != 0 {
+		t.Errorf("%d sign-ups stored for a suppressed address", n)
+	}
+	for _, m := range ss.mails() {
+		if strings.EqualFold(m.To[0], "gone@example.com") {
+			t.Errorf("a confirmation went to a suppressed address")
+		}
+	}
+	if n := len(ss.mails()); n != 1 {
+		t.Errorf("%d confirmations, want 1 (the other address's)", n)
+	}
+}

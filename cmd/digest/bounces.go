@@ -55,6 +55,9 @@ func (a *App) bouncesCommand() *cobra.Command {
 			for _, o := range res.Outcomes {
 				a.printf("%s\n", o)
 			}
+			if err != nil && len(res.Outcomes) == 0 {
+				return err // nothing read: no summary that looks like a round
+			}
 			a.printf("%d processed, %d left in the mailbox (%s)\n", res.Processed, res.Skipped, mb)
 			return err
 		},

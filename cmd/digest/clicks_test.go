@@ -29,6 +29,7 @@ func TestAggregateClicks(t *testing.T) {
 	srv := smtptest.Start(t, nil)
 	c := newSendingCLI(t)
 	c.must("subscribers", "add", "ada@example.com")
+	c.must("subscribers", "add", "bea@example.com")
 	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
 	c.must("lists", "update", "daily", "--click-tracking", "aggregate")
 	c.must("send", "--smtp", srv.URL())
@@ -121,8 +122,40 @@ func TestAggregateClicks(t *testing.T) {
 	rec := httptest.NewRecorder()
 	pv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/lists/daily/"+date, nil))
 	page := rec.Body.String()
-	if rec.Code != 200 || !strings.Contains(page, "After the send") || !strings.Contains(page, "1 recipients: 1 accepted") || !strings.Contains(page, "<svg") || strings.Contains(page, "<script") {
+	if rec.Code != 200 || !strings.Contains(page, "After the send") || !strings.Contains(page, "2 recipients: 2 accepted") || !strings.Contains(page, "<svg") || strings.Contains(page, "<script") {
 		t.Errorf("preview page: %d\n%s", rec.Code, page)
+	}
+	// Unsubscribes are attributed to the edition by method: ada by the
+	// mail client's one-click POST, bea by the page's button.
+	form := func(p, body string) {
+		resp, err := http.Post(hs.URL+p, "application/x-www-form-urlencoded", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("POST %s %s: %d", p, body, resp.StatusCode)
+		}
+	}
+	for _, m := range srv.Messages() {
+		msg, _ := mail.ReadMessage(bytes.NewReader(m.Data))
+		u := regexp.MustCompile(`<https://news\.example\.com(/u/[^>]+)>`).FindStringSubmatch(msg.Header.Get("List-Unsubscribe"))
+		if u == nil {
+			t.Fatalf("no unsubscribe URL in %q", msg.Header.Get("List-Unsubscribe"))
+		}
+		if m.To[0] == "ada@example.com" {
+			form(u[1], "List-Unsubscribe=One-Click")
+		} else {
+			form(u[1], "List-Unsubscribe=One-Click&source=page")
+		}
+	}
+	var rep struct {
+		Unsubscribes map[string]int64 `json:"unsubscribes"`
+	}
+	raw := c.must("editions", "report", links[0][1], "--json")
+	json.Unmarshal([]byte(raw), &rep)
+	if u := rep.Unsubscribes; u["one-click"] != 1 || u["link"] != 1 || u["mail"] != 0 || u["complaint"] != 0 {
+		t.Errorf("report unsubscribes %v, want one-click 1 and link 1", u)
 	}
 	var rows int
 	db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('story_clicks') WHERE name LIKE '%subscriber%'`).Scan(&rows)

@@ -158,6 +158,21 @@ func TestBouncesComplaintsAndMailtoStopMailWithinOneRound(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "suppression list") {
 		t.Errorf("adding a suppressed address: exit %d, %s", code, errs)
 	}
+	// Nor is a confirmation mailed to it (add --confirm is a sign-up).
+	n := len(srv.Messages())
+	c.env["DIGEST_SMTP_URL"] = srv.URL()
+	_, errs, code = c.run("subscribers", "add", "hard@example.net", "--confirm")
+	if code == 0 || !strings.Contains(errs, "suppression list") || len(srv.Messages()) != n {
+		t.Errorf("add --confirm of a suppressed address: exit %d, %d mails, %s", code, len(srv.Messages())-n, errs)
+	}
+	// /metrics (read from the database, as a restarted daemon reads it)
+	// counts the bounces, the complaint and the suppressions.
+	body := scrapeTotals(t, c)
+	for _, want := range []string{`digest_bounces_total{kind="hard"} 1`, `digest_bounces_total{kind="soft"} 3`, "digest_complaints_total 1", "digest_suppressions 2"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 
 	// The first edition's report.
 	var rep struct {
