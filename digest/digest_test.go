@@ -427,3 +427,35 @@ func TestPersonalizeEscapesPersonalFields(t *testing.T) {
 		t.Error("greeting without a name")
 	}
 }
+
+// Builds of the same date racing each other (two sends started at the
+// same instant, or a send next to a preview) all get the one edition
+// stored first: none fails with the UNIQUE constraint of (list, date).
+func TestRacingBuildsShareTheStoredEdition(t *testing.T) {
+	e := newEnv(t, morning)
+	e.add(t, "World", "Lead", time.Hour, 0)
+	const racers = 6
+	start := make(chan struct{})
+	ids := make(chan int64, racers)
+	errs := make(chan error, racers)
+	for range racers {
+		go func() {
+			<-start
+			ed, _, err := e.eds.BuildReport(e.ctx, digest.Composer{}, e.list, "", false)
+			ids <- ed.ID
+			errs <- err
+		}()
+	}
+	close(start)
+	seen := map[int64]bool{}
+	for range racers {
+		if err := <-errs; err != nil {
+			t.Errorf("a racing build: %v", err)
+		}
+		seen[<-ids] = true
+	}
+	var n int
+	if err := e.db.QueryRowContext(e.ctx, `SELECT COUNT(*) FROM editions`).Scan(&n); err != nil || n != 1 || len(seen) != 1 {
+		t.Fatalf("%d editions stored (%v), the racers got ids %v: want one, shared", n, err, seen)
+	}
+}

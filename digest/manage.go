@@ -20,16 +20,21 @@ type Recipients struct {
 	Sent     int `json:"sent"`
 	Deferred int `json:"deferred"`
 	Failed   int `json:"failed"`
+	// Unknown counts messages sent whose final reply never came: they may
+	// be in an inbox, so they are neither sent nor missing.
+	Unknown int `json:"unknown"`
 	// Other counts statuses this version does not name (a newer engine's).
 	Other int `json:"other,omitempty"`
 }
 
 // Total is every delivery of the edition.
-func (r Recipients) Total() int { return r.Queued + r.Sent + r.Deferred + r.Failed + r.Other }
+func (r Recipients) Total() int {
+	return r.Queued + r.Sent + r.Deferred + r.Failed + r.Unknown + r.Other
+}
 
 // Reached counts deliveries that may have reached an inbox: all but the
-// failed ones (a queued or deferred message may have been accepted just
-// before a crash or a dropped connection).
+// failed ones (a queued, deferred or unknown message may have been
+// accepted just before a crash or a dropped connection).
 func (r Recipients) Reached() int { return r.Total() - r.Failed }
 
 // Info describes a stored edition for digest editions list and show.
@@ -52,14 +57,15 @@ const infoQuery = `
 	       (SELECT COUNT(*) FROM deliveries d WHERE d.edition_id = e.id AND d.status = 'sent'),
 	       (SELECT COUNT(*) FROM deliveries d WHERE d.edition_id = e.id AND d.status = 'deferred'),
 	       (SELECT COUNT(*) FROM deliveries d WHERE d.edition_id = e.id AND d.status = 'failed'),
-	       (SELECT COUNT(*) FROM deliveries d WHERE d.edition_id = e.id AND d.status NOT IN ('queued', 'sent', 'deferred', 'failed'))
+	       (SELECT COUNT(*) FROM deliveries d WHERE d.edition_id = e.id AND d.status = 'unknown'),
+	       (SELECT COUNT(*) FROM deliveries d WHERE d.edition_id = e.id AND d.status NOT IN ('queued', 'sent', 'deferred', 'failed', 'unknown'))
 	FROM editions e JOIN lists l ON l.id = e.list_id`
 
 func scanInfo(sc interface{ Scan(...any) error }) (Info, error) {
 	var in Info
 	var ws, we, built int64
 	r := &in.Recipients
-	err := sc.Scan(&in.ID, &in.List, &in.Date, &in.Subject, &ws, &we, &built, &in.Stories, &r.Queued, &r.Sent, &r.Deferred, &r.Failed, &r.Other)
+	err := sc.Scan(&in.ID, &in.List, &in.Date, &in.Subject, &ws, &we, &built, &in.Stories, &r.Queued, &r.Sent, &r.Deferred, &r.Failed, &r.Unknown, &r.Other)
 	in.WindowStart, in.WindowEnd, in.Built = time.Unix(ws, 0).UTC(), time.Unix(we, 0).UTC(), time.Unix(built, 0).UTC()
 	return in, err
 }

@@ -103,6 +103,27 @@ func (e *env) story(title string, ago time.Duration) {
 	}
 }
 
+// deliverVia is a DeliverFunc sending through the SMTP URL with the
+// engine's defaults, which configure (when not nil) may change.
+func (e *env) deliverVia(db *store.DB, url string, configure func(*delivery.Sender)) DeliverFunc {
+	return func(ctx context.Context, ed digest.Edition, list subscribers.List) (delivery.Summary, error) {
+		cfg, err := delivery.ParseSMTPURL(url)
+		if err != nil {
+			return delivery.Summary{}, err
+		}
+		t, err := delivery.NewSMTP(cfg)
+		if err != nil {
+			return delivery.Summary{}, err
+		}
+		defer t.Close()
+		snd := &delivery.Sender{DB: db, Transport: t, BaseURL: "https://news.example.com", Now: e.now}
+		if configure != nil {
+			configure(snd)
+		}
+		return snd.Send(ctx, ed, list)
+	}
+}
+
 // scheduler builds a Scheduler on its own database handle, as a separate
 // serve process would have, delivering to the env's SMTP server.
 func (e *env) scheduler(configure func(*Scheduler)) *Scheduler {
@@ -115,18 +136,7 @@ func (e *env) scheduler(configure func(*Scheduler)) *Scheduler {
 		Logger:   slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:      e.now, Grace: DefaultGrace, Reload: time.Hour, LeaseTTL: 3 * time.Second,
 	}
-	s.Deliver = func(ctx context.Context, ed digest.Edition, list subscribers.List) (delivery.Summary, error) {
-		cfg, err := delivery.ParseSMTPURL(e.smtp.URL())
-		if err != nil {
-			return delivery.Summary{}, err
-		}
-		t, err := delivery.NewSMTP(cfg)
-		if err != nil {
-			return delivery.Summary{}, err
-		}
-		defer t.Close()
-		return (&delivery.Sender{DB: db, Transport: t, BaseURL: "https://news.example.com", Now: e.now}).Send(ctx, ed, list)
-	}
+	s.Deliver = e.deliverVia(db, e.smtp.URL(), nil)
 	if configure != nil {
 		configure(s)
 	}

@@ -640,7 +640,7 @@ func (s *Scheduler) execute(ctx context.Context, log *slog.Logger, list subscrib
 		s.Metrics.Delivered(list.Name, sum.Sent, sum.Deferred, sum.Failed, sum.Duration)
 	}
 	attrs := []any{"edition", ed.ID, "sent", sum.Sent, "already", sum.Already, "deferred", sum.Deferred,
-		"failed", sum.Failed, "duration", sum.Duration.Round(time.Millisecond).String()}
+		"failed", sum.Failed, "unknown", sum.Unknown, "duration", sum.Duration.Round(time.Millisecond).String()}
 	if err != nil {
 		outcome := failed()
 		record(outcome, ed.ID, sum, err)
@@ -657,6 +657,11 @@ func (s *Scheduler) execute(ctx context.Context, log *slog.Logger, list subscrib
 		return
 	}
 	record(OutcomeSent, ed.ID, sum, nil)
+	if sum.Unknown > 0 {
+		// Not retried by the daemon: the relay may have delivered them.
+		log.Warn("edition delivered but the relay never answered for some messages (unknown outcome); check with the relay, then run digest send --retry-unknown to send them again", attrs...)
+		return
+	}
 	log.Info("edition delivered", attrs...)
 }
 

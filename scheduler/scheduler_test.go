@@ -418,20 +418,10 @@ func TestDeferredRecipientsAreRetriedWithinGrace(t *testing.T) {
 	e.subscribe(subscribers.DefaultList, 3)
 	e.story("News", time.Hour)
 	s := e.scheduler(func(s *Scheduler) { s.RetryAfter = time.Minute })
-	s.Deliver = func(ctx context.Context, ed digest.Edition, l subscribers.List) (delivery.Summary, error) {
-		cfg, err := delivery.ParseSMTPURL(e.smtp.URL())
-		if err != nil {
-			return delivery.Summary{}, err
-		}
-		tr, err := delivery.NewSMTP(cfg)
-		if err != nil {
-			return delivery.Summary{}, err
-		}
-		defer tr.Close()
-		// As digest serve does: retry the edition's deferred deliveries.
-		return (&delivery.Sender{DB: s.DB, Transport: tr, BaseURL: "https://news.example.com", Now: e.now,
-			RetryDeferred: true, MaxAttempts: 2, RetryBase: time.Millisecond, RetryMax: time.Millisecond}).Send(ctx, ed, l)
-	}
+	// As digest serve does: retry the edition's deferred deliveries.
+	s.Deliver = e.deliverVia(s.DB, e.smtp.URL(), func(snd *delivery.Sender) {
+		snd.RetryDeferred, snd.MaxAttempts, snd.RetryBase, snd.RetryMax = true, 2, time.Millisecond, time.Millisecond
+	})
 	stop := e.start(s)
 	r := e.waitOutcome(id, "2026-11-27")
 	if r.Outcome != OutcomeDeferred || r.Deferred != 1 || r.Sent != 2 {
@@ -453,4 +443,28 @@ func TestDeferredRecipientsAreRetriedWithinGrace(t *testing.T) {
 	})
 	stop()
 	e.assertOncePerRecipient(3)
+}
+
+// A scheduled run whose relay never answers the end of DATA in time
+// says so in its log line (with the count) instead of a plain "edition
+// delivered", and the daemon does not send those messages again.
+func TestUnknownOutcomesAreLoggedAndNotRetried(t *testing.T) {
+	e, c := newEnv(t, time.Date(2026, 11, 27, 6, 30, 0, 0, time.UTC), func(s *smtptest.Server) {
+		s.DataHook = func(smtptest.Message) error { time.Sleep(600 * time.Millisecond); return nil }
+	})
+	id := dailyID(e)
+	e.subscribe(subscribers.DefaultList, 2)
+	e.story("News", time.Hour)
+	s := e.scheduler(func(s *Scheduler) { s.RetryAfter = time.Millisecond })
+	s.Deliver = e.deliverVia(s.DB, e.smtp.URL()+"&timeout=200ms", nil)
+	stop := e.start(s)
+	e.waitOutcome(id, "2026-11-27")
+	c.Set(c.Now().Add(time.Minute))
+	s.Check(e.ctx)
+	stop()
+	e.waitFor("the late replies", func() bool { return e.smtp.Accepted() >= 2 })
+	if logs := e.logs.String(); !strings.Contains(logs, "unknown=2") || !strings.Contains(logs, "digest send --retry-unknown") || strings.Contains(logs, `msg="edition delivered" `) {
+		t.Errorf("the log does not say 2 outcomes are unknown:\n%s", logs)
+	}
+	e.assertOncePerRecipient(2)
 }

@@ -37,7 +37,7 @@ func editionID(arg string) (int64, error) {
 }
 
 func recipientsText(r digest.Recipients) string {
-	return fmt.Sprintf("%d sent, %d queued, %d deferred, %d failed", r.Sent, r.Queued, r.Deferred, r.Failed)
+	return fmt.Sprintf("%d sent, %d queued, %d deferred, %d failed, %d unknown", r.Sent, r.Queued, r.Deferred, r.Failed, r.Unknown)
 }
 
 func (a *App) editionsListCommand() *cobra.Command {
@@ -60,12 +60,12 @@ func (a *App) editionsListCommand() *cobra.Command {
 				}
 				listID = l.ID
 			}
-			return printListing(a, asJSON, "ID\tLIST\tDATE\tSTORIES\tBUILT\tSENT\tQUEUED\tDEFERRED\tFAILED",
+			return printListing(a, asJSON, "ID\tLIST\tDATE\tSTORIES\tBUILT\tSENT\tQUEUED\tDEFERRED\tFAILED\tUNKNOWN",
 				func(fn func(digest.Info) error) error { return eds.Infos(a.ctx, listID, fn) },
 				func(in digest.Info) string {
 					r := in.Recipients
-					return fmt.Sprintf("%d\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d", in.ID, in.List, in.Date, in.Stories,
-						in.Built.Format("2006-01-02 15:04 MST"), r.Sent, r.Queued, r.Deferred, r.Failed)
+					return fmt.Sprintf("%d\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d", in.ID, in.List, in.Date, in.Stories,
+						in.Built.Format("2006-01-02 15:04 MST"), r.Sent, r.Queued, r.Deferred, r.Failed, r.Unknown)
 				})
 		},
 	}

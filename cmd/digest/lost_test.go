@@ -63,7 +63,7 @@ func TestEditionsListShowRebuildDiscard(t *testing.T) {
 		t.Errorf("rebuild said %q", out)
 	}
 	show := c.must("editions", "show", id)
-	for _, want := range []string{"Putin not ready to recognise Biden", "[lead]", "0 sent, 0 queued, 0 deferred, 0 failed"} {
+	for _, want := range []string{"Putin not ready to recognise Biden", "[lead]", "0 sent, 0 queued, 0 deferred, 0 failed, 0 unknown"} {
 		if !strings.Contains(show, want) {
 			t.Errorf("editions show lacks %q:\n%s", want, show)
 		}

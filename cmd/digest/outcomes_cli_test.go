@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -104,6 +105,13 @@ func TestSendExitCodes(t *testing.T) {
 		}
 		if out := c.must("deliveries", "--status", "unknown"); !strings.Contains(out, "5 deliveries: 5 unknown") || !strings.Contains(out, "no reply to the end of data within 200ms") {
 			t.Errorf("deliveries --status unknown:\n%s", out)
+		}
+		// The edition's counts name them too, not as nothing at all.
+		if out := c.must("editions", "show", "1"); !strings.Contains(out, "0 sent, 0 queued, 0 deferred, 0 failed, 5 unknown") {
+			t.Errorf("editions show does not count the unknown deliveries:\n%s", out)
+		}
+		if out := c.must("editions", "list", "--json"); !regexp.MustCompile(`"unknown": ?5\b`).MatchString(out) {
+			t.Errorf("editions list does not count the unknown deliveries:\n%s", out)
 		}
 		slow.Store(false)
 		if code, out, _ := c.sendBinary(t, bin, url); code != 3 || srv.Accepted() != 5 || !strings.Contains(out, "5 of unknown outcome in an earlier run") {
