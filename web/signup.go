@@ -426,8 +426,11 @@ func (s *Server) signupPost(w http.ResponseWriter, r *http.Request) {
 	if s.Signup.RecordIP {
 		req.IP, req.UserAgent = s.clientIP(r), r.UserAgent()
 	}
-	s.queueSignup(list, req)
+	// The answer goes out before the work starts: begun first, a new
+	// address's work (a row, a mail) delayed its answer on a busy machine.
 	s.accepted(w, list, in.JSON)
+	http.NewResponseController(w).Flush()
+	s.queueSignup(list, req)
 }
 
 // cmsToken checks the Authorization header of a JSON sign-up against the

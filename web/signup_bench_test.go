@@ -97,9 +97,24 @@ func BenchmarkSubscribeKnownVsUnknown(b *testing.B) {
 	var known, unknown, limited []time.Duration
 	b.ResetTimer()
 	for i := range b.N {
-		known = append(known, post(fmt.Sprintf("member%d@example.com", i%members)))
-		unknown = append(unknown, post(fmt.Sprintf("new%d@example.com", i)))
-		limited = append(limited, post(fmt.Sprintf("new%d@example.com", i)))
+		// The order turns each round, so no kind always comes first.
+		member := func() { known = append(known, post(fmt.Sprintf("member%d@example.com", i%members))) }
+		fresh := func() { unknown = append(unknown, post(fmt.Sprintf("new%d@example.com", i))) }
+		again := func() { limited = append(limited, post(fmt.Sprintf("new%d@example.com", i))) }
+		switch i % 3 {
+		case 0:
+			member()
+			fresh()
+			again()
+		case 1:
+			fresh()
+			again()
+			member()
+		default:
+			fresh()
+			member()
+			again()
+		}
 	}
 	b.StopTimer()
 	ss.web.WaitConfirmations()
