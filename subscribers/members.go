@@ -297,6 +297,9 @@ type Erased struct {
 	Email       string `json:"email"`
 	Memberships int64  `json:"memberships"`
 	Deliveries  int64  `json:"deliveries"`
+	// Signups counts pending sign-ups erased: a person who never
+	// confirmed has only those, with their name, IP and user agent.
+	Signups int64 `json:"signups"`
 }
 
 // Remove erases the subscriber: the person, their memberships and their
@@ -306,9 +309,14 @@ type Erased struct {
 // linger in the database file. Files outside the database (an .eml
 // outbox) are not touched.
 func (s *Store) Remove(ctx context.Context, email string) (Erased, error) {
-	sub, err := s.Get(ctx, email)
-	if err != nil {
-		return Erased{}, err
+	sub, getErr := s.Get(ctx, email)
+	unknown := errors.Is(getErr, ErrUnknownSubscriber)
+	if unknown {
+		// Signed up and never confirmed: no subscriber yet, but the
+		// sign-ups are theirs to erase.
+		sub.Email, _ = NormalizeAddress(email)
+	} else if getErr != nil {
+		return Erased{}, getErr
 	}
 	e := Erased{Email: sub.Email}
 	conn, err := s.DB.Conn(ctx)
@@ -329,8 +337,15 @@ func (s *Store) Remove(ctx context.Context, email string) (Erased, error) {
 		return e, fmt.Errorf("remove subscriber: %w", err)
 	}
 	// Pending sign-ups name the address too (consent records cascade).
-	if _, err := tx.ExecContext(ctx, `DELETE FROM signups WHERE email = ?`, sub.Email); err != nil {
+	res, err := tx.ExecContext(ctx, `DELETE FROM signups WHERE email = ?`, sub.Email)
+	if err != nil {
 		return e, fmt.Errorf("remove subscriber: %w", err)
+	}
+	if e.Signups, err = res.RowsAffected(); err != nil {
+		return e, fmt.Errorf("remove subscriber: %w", err)
+	}
+	if unknown && e.Signups == 0 {
+		return Erased{}, getErr
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE id = ?`, sub.ID); err != nil {
 		return e, fmt.Errorf("remove subscriber: %w", err)

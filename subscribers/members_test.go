@@ -179,3 +179,29 @@ func TestEachMemberAndCount(t *testing.T) {
 		t.Errorf("count weekly: %+v %v", one, err)
 	}
 }
+
+// TestRemoveErasesAPendingOnlySignup: a person who signed up and never
+// confirmed is on no list, but the sign-up holds their address, name, IP
+// and user agent; erasure must find and delete it.
+func TestRemoveErasesAPendingOnlySignup(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	const secret = "never.confirmed@example.org"
+	if _, _, err := s.RequestSignup(ctx, subscribers.SignupRequest{Email: secret, Name: "Pat Pending", List: "daily",
+		Source: subscribers.SourceForm, IP: "192.0.2.7", UserAgent: "probe/1"}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.Remove(ctx, "Never.Confirmed@example.org")
+	if err != nil {
+		t.Fatalf("remove a pending-only address: %v", err)
+	}
+	if e.Signups != 1 || e.Memberships != 0 {
+		t.Errorf("erased %+v, want 1 sign-up and no membership", e)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM signups`); n != 0 {
+		t.Errorf("%d sign-ups left", n)
+	}
+	if _, err := s.Remove(ctx, secret); !errors.Is(err, subscribers.ErrUnknownSubscriber) {
+		t.Errorf("removing it again: %v, want ErrUnknownSubscriber", err)
+	}
+}

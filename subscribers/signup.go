@@ -106,9 +106,9 @@ func (s *Store) RequestSignup(ctx context.Context, req SignupRequest) (token str
 		WHERE s.email = ? AND m.list_id = ? AND m.status = 'active')`, addr, list.ID).Scan(&active); err != nil {
 		return "", 0, fmt.Errorf("sign-up: %w", err)
 	}
-	if active {
-		return "", SignupActive, nil
-	}
+	// An active address goes on through the same statements as any other
+	// (the insert's own condition stops it, in the same statement as the
+	// limits), so the work does not differ by who the address is.
 	ttl := req.TTL
 	if ttl <= 0 {
 		ttl = DefaultConfirm
@@ -126,14 +126,18 @@ func (s *Store) RequestSignup(ctx context.Context, req SignupRequest) (token str
 	err = store.RetryBusy(ctx, WriteRetry, func() error {
 		res, err := s.DB.ExecContext(ctx, `INSERT INTO signups (email, name, list_id, sections, source, consent_version, token_hash, ip, user_agent, created_at, expires_at)
 			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-			WHERE NOT EXISTS (SELECT 1 FROM signups WHERE email = ? AND created_at > ?)
+			WHERE NOT EXISTS (SELECT 1 FROM memberships m JOIN subscribers s ON s.id = m.subscriber_id
+				WHERE s.email = ? AND m.list_id = ? AND m.status = 'active')
+			  AND NOT EXISTS (SELECT 1 FROM signups WHERE email = ? AND created_at > ?)
 			  AND (SELECT COUNT(*) FROM signups WHERE email = ? AND created_at > ?) < ?`,
 			addr, name, list.ID, sections, req.Source, req.ConsentVersion, hashToken(token), CleanName(req.IP), clipUA(req.UserAgent), now.Unix(), now.Add(ttl).Unix(),
-			addr, now.Add(-ConfirmEvery).Unix(), addr, now.Add(-24*time.Hour).Unix(), ConfirmPerDay)
+			addr, list.ID, addr, now.Add(-ConfirmEvery).Unix(), addr, now.Add(-24*time.Hour).Unix(), ConfirmPerDay)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if n, _ := res.RowsAffected(); n == 0 && active {
+			outcome = SignupActive
+		} else if n == 0 {
 			outcome = SignupLimited
 		} else {
 			outcome = SignupSend

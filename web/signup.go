@@ -44,8 +44,9 @@ const (
 	// minute is plenty even behind a shared address.
 	DefaultSignupRate  = rate.Limit(0.2)
 	DefaultSignupBurst = 10
-	// maxPendingMails bounds the confirmations queued for sending; more
-	// are dropped (and logged), so a flood cannot grow memory.
+	// maxPendingMails bounds the sign-ups queued for storing and
+	// mailing; more are dropped (and logged), so a flood cannot grow
+	// memory.
 	maxPendingMails = 256
 )
 
@@ -121,8 +122,8 @@ func (s *Server) mountSignup(mux *http.ServeMux) {
 	mux.HandleFunc("GET /preferences", s.preferencesHelp)
 }
 
-// WaitConfirmations waits until every queued confirmation mail has been
-// handed to the sender (tests, and shutdown).
+// WaitConfirmations waits until every queued sign-up has been stored and
+// its confirmation mail handed to the sender (tests, and shutdown).
 func (s *Server) WaitConfirmations() {
 	if s.signup != nil {
 		s.signup.mails.Wait()
@@ -425,23 +426,11 @@ func (s *Server) signupPost(w http.ResponseWriter, r *http.Request) {
 	if s.Signup.RecordIP {
 		req.IP, req.UserAgent = s.clientIP(r), r.UserAgent()
 	}
-	token, outcome, err := s.Subs.RequestSignup(r.Context(), req)
-	if errors.Is(err, subscribers.ErrSuppressed) {
-		// Refused, but answered as any other sign-up: a different answer
-		// would tell anyone who typed the address that its owner
-		// complained or bounced.
-		s.Logger.Info("sign-up refused", "list", list.Name, "why", "the address is on the suppression list")
-		s.accepted(w, list, in.JSON)
-		return
-	}
-	if err != nil {
-		s.internalError(w, "sign-up", err)
-		return
-	}
-	if outcome == subscribers.SignupSend {
-		s.queueConfirmation(list, addr, strings.TrimRight(s.Signup.BaseURL, "/")+"/confirm/"+token)
-	}
+	// The answer goes out before the work starts: begun first, a new
+	// address's work (a row, a mail) delayed its answer on a busy machine.
 	s.accepted(w, list, in.JSON)
+	http.NewResponseController(w).Flush()
+	s.queueSignup(list, req)
 }
 
 // cmsToken checks the Authorization header of a JSON sign-up against the
@@ -490,14 +479,18 @@ func (s *Server) blocked(addr string) bool {
 	return false
 }
 
-// queueConfirmation sends the confirmation in the background, so the
-// answer takes the same time whether a mail goes out or not.
-func (s *Server) queueConfirmation(list subscribers.List, to, link string) {
+// queueSignup stores the pending sign-up and sends its confirmation in
+// the background, after the answer: everything that depends on who the
+// address is (a member, a stranger, one just mailed) happens off the
+// request, so the answer takes the same time for each. Storing it before
+// answering made a new address's answer measurably slower (the row's
+// write) than a member's.
+func (s *Server) queueSignup(list subscribers.List, req subscribers.SignupRequest) {
 	g := s.signup
 	select {
 	case g.slots <- struct{}{}:
 	default:
-		s.Logger.Warn("confirmation mail dropped: too many queued", "list", list.Name)
+		s.Logger.Warn("sign-up dropped: too many queued", "list", list.Name)
 		return
 	}
 	g.mails.Add(1)
@@ -506,7 +499,23 @@ func (s *Server) queueConfirmation(list subscribers.List, to, link string) {
 		defer func() { <-g.slots }()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := s.Confirmations.SendConfirmation(ctx, list, to, link); err != nil {
+		token, outcome, err := s.Subs.RequestSignup(ctx, req)
+		if errors.Is(err, subscribers.ErrSuppressed) {
+			// Refused, and answered as any other sign-up was (the answer
+			// went out first): a different answer would tell anyone who
+			// typed the address that its owner complained or bounced.
+			s.Logger.Info("sign-up refused", "list", list.Name, "why", "the address is on the suppression list")
+			return
+		}
+		if err != nil {
+			s.Logger.Error("sign-up not stored", "list", list.Name, "err", err)
+			return
+		}
+		if outcome != subscribers.SignupSend {
+			return
+		}
+		link := strings.TrimRight(s.Signup.BaseURL, "/") + "/confirm/" + token
+		if err := s.Confirmations.SendConfirmation(ctx, list, req.Email, link); err != nil {
 			s.Logger.Error("confirmation mail not sent", "list", list.Name, "err", err)
 		}
 	}()

@@ -502,8 +502,13 @@ func TestPreferencesShapeTheNextEdition(t *testing.T) {
 	a, _ := ss.subs.Add(ss.ctx, "a@example.com", "", "daily")
 	b, _ := ss.subs.Add(ss.ctx, "b@example.com", "", "daily")
 	ss.subs.Add(ss.ctx, "c@example.com", "", "daily")
-	if err := ss.subs.SetPrefs(ss.ctx, a.ID, "daily", []string{"economy"}, "daily", "", subscribers.Change{Source: subscribers.SourcePreferences}); err != nil {
-		t.Fatal(err)
+	// d chooses what a chose: a variant per reader would make three,
+	// one per distinct section set makes two.
+	d, _ := ss.subs.Add(ss.ctx, "d@example.com", "", "daily")
+	for _, id := range []int64{a.ID, d.ID} {
+		if err := ss.subs.SetPrefs(ss.ctx, id, "daily", []string{"economy"}, "daily", "", subscribers.Change{Source: subscribers.SourcePreferences}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := ss.subs.SetPrefs(ss.ctx, b.ID, "daily", []string{"sport", "world"}, "daily", "", subscribers.Change{Source: subscribers.SourcePreferences}); err != nil {
 		t.Fatal(err)
@@ -525,10 +530,10 @@ func TestPreferencesShapeTheNextEdition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Sent != 3 || sum.Composed != 2 {
-		t.Errorf("sent %d, composed %d variants; want 3 and 2 (one per distinct section set besides the edition)", sum.Sent, sum.Composed)
+	if sum.Sent != 4 || sum.Composed != 2 {
+		t.Errorf("sent %d, composed %d variants; want 4 and 2 (one per distinct section set besides the edition, not one per reader)", sum.Sent, sum.Composed)
 	}
-	want := map[string][]string{"a@example.com": {"Economy news"}, "b@example.com": {"Sport news", "World news"}, "c@example.com": {"Economy news", "Sport news", "World news"}}
+	want := map[string][]string{"a@example.com": {"Economy news"}, "d@example.com": {"Economy news"}, "b@example.com": {"Sport news", "World news"}, "c@example.com": {"Economy news", "Sport news", "World news"}}
 	for _, m := range ss.smtp.Messages() {
 		html := part(t, m.Data, "text/html")
 		var got []string

@@ -260,3 +260,24 @@ func TestPreviewAsShowsTheReadersVariant(t *testing.T) {
 		t.Errorf("preview --as a weekly reader on another day: exit %d, %q", code, errs)
 	}
 }
+
+// TestRemoveErasesAPendingOnlySignup: subscribers remove of an address
+// that signed up and never confirmed erases the sign-up (it holds the
+// name, IP and user agent) instead of answering "unknown subscriber".
+func TestRemoveErasesAPendingOnlySignup(t *testing.T) {
+	c := newSendingCLI(t)
+	_, s := c.openStore()
+	if _, _, err := s.RequestSignup(context.Background(), subscribers.SignupRequest{Email: "pat@example.org", Name: "Pat",
+		List: "daily", Source: subscribers.SourceForm, IP: "192.0.2.7", UserAgent: "probe/1"}); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.must("subscribers", "remove", "pat@Example.ORG"); out != "removed pat@example.org: erased 1 pending sign-up\n" {
+		t.Errorf("remove: %q", out)
+	}
+	if out := c.must("subscribers", "list", "--status", "pending"); strings.Contains(out, "pat@example.org") {
+		t.Errorf("still pending after remove:\n%s", out)
+	}
+	if _, errs, code := c.run("subscribers", "remove", "pat@example.org"); code == 0 || !strings.HasPrefix(errs, "digest: ") || strings.Count(errs, "\n") != 1 {
+		t.Errorf("removing it again: exit %d, %q: want one digest: line and a failure", code, errs)
+	}
+}

@@ -124,12 +124,14 @@ outbox) are not touched.`,
 			}
 			// The ledger rows go with the person (the foreign keys
 			// cascade): count them, through their owner, just before.
+			// One who never confirmed is no subscriber: Remove erases
+			// their pending sign-ups alone (no deliveries to count).
+			var deliveries int64
 			sub, err := s.Get(a.ctx, args[0])
-			if err != nil {
-				return err
+			if err == nil {
+				deliveries, err = delivery.CountForSubscriber(a.ctx, s.DB, sub.ID)
 			}
-			deliveries, err := delivery.CountForSubscriber(a.ctx, s.DB, sub.ID)
-			if err != nil {
+			if err != nil && !errors.Is(err, subscribers.ErrUnknownSubscriber) {
 				return err
 			}
 			e, err := s.Remove(a.ctx, args[0])
@@ -137,6 +139,10 @@ outbox) are not touched.`,
 				return err
 			}
 			e.Deliveries = deliveries
+			if sub.ID == 0 {
+				a.printf("removed %s: erased %s\n", e.Email, plural(e.Signups, "pending sign-up"))
+				return nil
+			}
 			a.printf("removed %s: erased %s and %s\n", e.Email, plural(e.Memberships, "membership"), plural(e.Deliveries, "delivery"))
 			return nil
 		},
