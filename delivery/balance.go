@@ -73,6 +73,9 @@ func newBalancer(relays []*relayState, rest time.Duration, onRelay func(string, 
 	for _, r := range relays {
 		b.byName[r.name] = r
 		r.up = true
+		if onRelay != nil && r.name != "" {
+			onRelay(r.name, true) // the gauge starts up; preflight may rest it
+		}
 	}
 	return b
 }

@@ -72,7 +72,7 @@ func (a *App) runDemo(dir string) error {
 	}
 	a.cfg.DB = filepath.Join(dir, "digest.db")
 	a.cfg.Outbox = filepath.Join(dir, "outbox")
-	a.cfg.SMTPURL = ""
+	a.cfg.SMTPURL, a.cfg.Relays = "", nil
 	st, err := a.stories()
 	if err != nil {
 		return err

@@ -91,7 +91,7 @@ until it ends and then sends to whoever it left out.`,
 			if ob, ok := transport.(delivery.Outbox); ok {
 				a.printf("no SMTP configured: writing .eml files to %s (set --smtp or DIGEST_SMTP_URL to send mail)\n", ob.Dir)
 			} else {
-				a.printf("delivering to %s over %s\n", transport, plural(a.cfg.Concurrency, "connection"))
+				a.printf("delivering to %s over %s\n", transport, connections(transport, a.cfg.Concurrency))
 			}
 			sum, err := a.deliverWith(transport, ed, list, sendOptions{retryDeferred: retryDeferred, retryFailed: retryFailed, retryUnknown: retryUnknown, lease: held})
 			// A run that failed before any outcome (the relay cannot be
@@ -121,7 +121,7 @@ until it ends and then sends to whoever it left out.`,
 	f := cmd.Flags()
 	f.StringVar(&listName, "list", subscribers.DefaultList, "list to send")
 	f.StringVar(&date, "date", "", "edition date, YYYY-MM-DD (default today in the list's time zone)")
-	f.String("smtp", "", "SMTP URL, e.g. smtp://user:pass@host:587 (env DIGEST_SMTP_URL)")
+	f.StringArray("smtp", nil, "SMTP URL, e.g. smtp://user:pass@host:587 (env DIGEST_SMTP_URL); give it again for more relays of equal weight")
 	f.String("outbox", "", "folder for .eml files when no SMTP URL is set (default ./outbox)")
 	f.BoolVar(&force, "force", false, "build an edition even when there is nothing new")
 	f.StringVar(&testTo, "test", "", "send a [TEST] copy to these addresses only (comma-separated); records nothing")
@@ -155,6 +155,17 @@ func (a *App) holdList(listName string, wait bool) (*lease.Held, error) {
 
 // transport picks SMTP when configured and the outbox otherwise.
 func (a *App) transport() (delivery.Transport, error) {
+	if len(a.cfg.Relays) > 0 {
+		relays, err := a.cfg.DeliveryRelays()
+		if err != nil {
+			return nil, usageError{err}
+		}
+		p, err := delivery.NewPool(relays)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		return p, nil
+	}
 	if a.cfg.SMTPURL == "" {
 		return delivery.Outbox{Dir: a.cfg.Outbox}, nil
 	}
@@ -266,6 +277,8 @@ type sendJSON struct {
 	Bounced        int     `json:"bounced"`
 	DurationMS     int64   `json:"duration_ms"`
 	Rate           float64 `json:"rate"`
+	// Relays counts per relay (omitted for the outbox).
+	Relays []delivery.RelaySummary `json:"relays,omitempty"`
 }
 
 func newSendJSON(list subscribers.List, ed digest.Edition, s delivery.Summary) sendJSON {
@@ -274,7 +287,7 @@ func newSendJSON(list subscribers.List, ed digest.Edition, s delivery.Summary) s
 		Sent: s.Sent, AlreadySent: s.Already, Deferred: s.Deferred, Failed: s.Failed,
 		Unknown: s.Unknown, UnknownBefore: s.UnknownBefore, Left: s.Left,
 		FailedBefore: s.FailedBefore, DeferredBefore: s.DeferredBefore, Retries: s.Retries, Bounced: s.Bounced,
-		DurationMS: s.Duration.Milliseconds(), Rate: s.Rate(),
+		DurationMS: s.Duration.Milliseconds(), Rate: s.Rate(), Relays: s.Relays,
 	}
 }
 
@@ -304,6 +317,9 @@ func (a *App) printSummary(s delivery.Summary) {
 	}
 	if len(more) > 0 {
 		a.printf("  %s\n", strings.Join(more, "; "))
+	}
+	if line := relayLine(s.Relays); line != "" {
+		a.printf("  %s\n", line)
 	}
 	if s.Deferred > 0 {
 		a.printf("  %s %s deferred: run digest send --retry-deferred later (digest deliveries --status deferred lists them)\n", plural(s.Deferred, "delivery"), isAre(s.Deferred))
