@@ -317,6 +317,7 @@ type run struct {
 	domain   string
 	tmpl     *digest.Template
 	bal      *balancer
+	wire     *wire // nil when each message is built through go-mail
 	limiters []*rate.Limiter
 	ledger   *ledgerWriter
 	member   *sql.Stmt // is the subscriber still an active member?
@@ -352,6 +353,13 @@ func (r *run) send(ctx context.Context) (Summary, error) {
 	}
 	r.domain = domainOf(from.Address)
 	r.tmpl = r.ed.Template()
+	if s.DKIM == nil {
+		// Encoded once for the run; DKIM signs each message whole, so
+		// signed runs build each through go-mail.
+		if r.wire, err = newWire(r.ed, r.list, s.BaseURL, r.tmpl); err != nil {
+			return Summary{}, err
+		}
+	}
 	relays, err := s.relays(r.cfg.workers)
 	if err != nil {
 		return Summary{}, err
@@ -659,12 +667,9 @@ func (r *run) work(ctx context.Context, rs *relayState, ss session, results chan
 func (r *run) attempt(ctx context.Context, rs *relayState, ss session, j *job, barrier func() error, prev *chan error) result {
 	s := r.s
 	sub := j.p.sub
-	m, err := BuildMessage(r.ed, Envelope{List: r.list, Sub: sub, BaseURL: s.BaseURL, Now: s.now(), Template: r.tmpl})
+	m, err := r.message(ss, sub)
 	if err != nil {
 		return result{job: j, fatal: err}
-	}
-	if s.DKIM != nil {
-		m.SetDKIM(s.DKIM.Signer(r.domain))
 	}
 	for _, l := range append(r.limiters, rs.limiters...) {
 		if err := l.Wait(ctx); err != nil {
@@ -699,7 +704,7 @@ func (r *run) attempt(ctx context.Context, rs *relayState, ss session, j *job, b
 			return result{job: j, attempted: true, verdict: relayFault, reply: down.Reply, down: down}
 		}
 	}
-	op := ledgerOp{sub: sub.ID, msgID: m.GetMessageID(), email: sub.Email, relay: rs.name}
+	op := ledgerOp{sub: sub.ID, msgID: m.id(), email: sub.Email, relay: rs.name}
 	res := result{job: j, attempted: true}
 	var de *DeliveryError
 	switch {
@@ -724,6 +729,22 @@ func (r *run) attempt(ctx context.Context, rs *relayState, ss session, j *job, b
 	r.ledger.submit(op)
 	*prev = ack
 	return res
+}
+
+// message builds the recipient's message for the session: from the
+// run's wire for an SMTP session, through go-mail otherwise.
+func (r *run) message(ss session, sub subscribers.Subscriber) (outgoing, error) {
+	if _, ok := ss.(*smtpSession); ok && r.wire != nil {
+		return r.wire.message(sub, r.s.now()), nil
+	}
+	m, err := BuildMessage(r.ed, Envelope{List: r.list, Sub: sub, BaseURL: r.s.BaseURL, Now: r.s.now(), Template: r.tmpl})
+	if err != nil {
+		return nil, err
+	}
+	if r.s.DKIM != nil {
+		m.SetDKIM(r.s.DKIM.Signer(r.domain))
+	}
+	return goMailMsg{m}, nil
 }
 
 // failure fills in the outcome of an attempt the relay did not accept.
