@@ -11,6 +11,7 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/sample"
 	"github.com/newsroom/digest/internal/smtptest"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
@@ -80,6 +81,37 @@ func (f *fixture) addStories(n, teaserLen int) {
 		})
 	}
 	if err := st.AddAll(f.ctx, all); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// maxPerSection lets every section of the stored stories show n lead
+// stories.
+func (f *fixture) maxPerSection(n int) {
+	f.t.Helper()
+	st := &stories.Store{DB: f.db}
+	secs, err := st.Sections(f.ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, sec := range secs {
+		if _, err := st.SetSection(f.ctx, sec.Name, stories.SectionChange{MaxStories: &n}); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+}
+
+// addFrontPage stores the seed front page's stories (what digest demo
+// loads), published in the hours before now.
+func (f *fixture) addFrontPage() {
+	f.t.Helper()
+	all := sample.FrontPage(time.Now())
+	for i := range all {
+		if err := stories.Normalize(&all[i]); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	if err := (&stories.Store{DB: f.db}).AddAll(f.ctx, all); err != nil {
 		f.t.Fatal(err)
 	}
 }
