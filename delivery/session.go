@@ -194,7 +194,7 @@ func (s *smtpSession) transact(m outgoing, barrier func() error) error {
 	if err != nil {
 		return s.abort(classify(err, stageData, s.cfg.redact))
 	}
-	if _, err := m.WriteTo(w); err != nil {
+	if err := writeBody(c, w, m); err != nil {
 		// Part of the body went out; the end of data must never follow.
 		return &DeliveryError{Stage: stageData, Reply: cleanReply(err.Error(), s.cfg.redact), Temporary: true, ConnLost: true}
 	}
@@ -205,6 +205,25 @@ func (s *smtpSession) transact(m outgoing, barrier func() error) error {
 		}
 	}
 	return s.endData(c, w)
+}
+
+// writeBody writes the message into the data stream. A wire message
+// goes dot-stuffed straight into the connection's buffer, all but its
+// final CRLF, which goes through go-mail's data writer: that leaves the
+// writer at the start of a line, so its end of data is just ".", and
+// textproto's per-byte dot-stuffing is skipped for the rest. Any other
+// message is written through the data writer.
+func writeBody(c *gosmtp.Client, w io.Writer, m outgoing) error {
+	wm, ok := m.(*wireMsg)
+	if !ok || c.Text == nil {
+		_, err := m.WriteTo(w)
+		return err
+	}
+	if _, err := wm.writeStuffed(c.Text.W); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\r\n")
+	return err
 }
 
 // endData sends the final "." and waits for the relay's verdict, up to

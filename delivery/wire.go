@@ -65,10 +65,13 @@ type wire struct {
 }
 
 // wirePart is one encoded MIME part: lits[i] is followed by the field
-// fields[i] (-1 after the last literal).
+// fields[i] (-1 after the last literal). stuffed holds the same literals
+// dot-stuffed for the SMTP data stream (RFC 5321 4.5.2), done once here
+// rather than byte by byte for every message.
 type wirePart struct {
-	lits   [][]byte
-	fields []int
+	lits    [][]byte
+	stuffed [][]byte
+	fields  []int
 }
 
 // perRecipientHeaders are the headers wire writes itself for each
@@ -135,7 +138,9 @@ func sharedHeaderLines(raw []byte) ([]byte, error) {
 func encodePart(t *digest.Template, htmlPart bool) wirePart {
 	var p wirePart
 	t.EachSegment(htmlPart, func(literal string, field int) {
-		p.lits = append(p.lits, appendQP(nil, literal))
+		lit := appendQP(nil, literal)
+		p.lits = append(p.lits, lit)
+		p.stuffed = append(p.stuffed, appendStuffed(nil, lit))
 		p.fields = append(p.fields, field)
 	})
 	return p
@@ -158,6 +163,24 @@ func appendQP(dst []byte, s string) []byte {
 	return b.Bytes()
 }
 
+// appendStuffed appends src dot-stuffed: a "." that begins a line is
+// doubled. src must begin at the start of a line, as every piece of a
+// wire message does.
+func appendStuffed(dst, src []byte) []byte {
+	for len(src) > 0 {
+		if src[0] == '.' {
+			dst = append(dst, '.')
+		}
+		i := bytes.IndexByte(src, '\n')
+		if i < 0 {
+			return append(dst, src...)
+		}
+		dst = append(dst, src[:i+1]...)
+		src = src[i+1:]
+	}
+	return dst
+}
+
 // message is the recipient's message on the wire.
 func (w *wire) message(sub subscribers.Subscriber, now time.Time) *wireMsg {
 	return &wireMsg{w: w, sub: sub, now: now,
@@ -178,8 +201,27 @@ func (m *wireMsg) id() string { return "<" + m.msgID + ">" }
 
 // WriteTo writes the message: the per-recipient headers, the shared
 // ones, then both parts with the recipient's fields encoded in place.
-func (m *wireMsg) WriteTo(dst io.Writer) (int64, error) {
+func (m *wireMsg) WriteTo(dst io.Writer) (int64, error) { return m.write(dst, false) }
+
+// writeStuffed writes the message dot-stuffed, as the SMTP data stream
+// carries it, straight to the connection's buffer: the pre-stuffed
+// literals as they are, the per-recipient bytes stuffed on the way. It
+// leaves out the message's final CRLF, which the caller writes through
+// the data writer so that go-mail's end of data follows it cleanly.
+func (m *wireMsg) writeStuffed(dst io.Writer) (int64, error) {
+	return m.write(dst, true)
+}
+
+func (m *wireMsg) write(dst io.Writer, stuff bool) (int64, error) {
 	w := m.w
+	var scratch []byte
+	out := func(p []byte, prestuffed bool) (int, error) {
+		if stuff && !prestuffed {
+			scratch = appendStuffed(scratch[:0], p)
+			p = scratch
+		}
+		return dst.Write(p)
+	}
 	unsub := digest.UnsubscribeURL(w.baseURL, m.sub.Token, w.list.Name)
 	mailto := "mailto:" + w.from + "?subject=" + "unsubscribe%20" + url.QueryEscape(m.sub.Token)
 	b := make([]byte, 0, 1024)
@@ -200,7 +242,7 @@ func (m *wireMsg) WriteTo(dst io.Writer) (int64, error) {
 	b = append(b, "\r\n\r\n"...)
 	r := digest.RecipientFor(m.sub, w.list.Name, w.baseURL)
 	var total int64
-	n, err := dst.Write(b)
+	n, err := out(b, false)
 	total += int64(n)
 	for _, part := range []struct {
 		p    *wirePart
@@ -213,17 +255,21 @@ func (m *wireMsg) WriteTo(dst io.Writer) (int64, error) {
 		if part.html {
 			head = "\r\n--" + w.boundary + "\r\nContent-Transfer-Encoding: quoted-printable\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n"
 		}
-		n, err = io.WriteString(dst, head)
+		n, err = out([]byte(head), false)
 		total += int64(n)
 		values := r.Values(part.html)
-		for j, lit := range part.p.lits {
+		lits := part.p.lits
+		if stuff {
+			lits = part.p.stuffed
+		}
+		for j, lit := range lits {
 			if err != nil {
 				break
 			}
-			n, err = dst.Write(lit)
+			n, err = out(lit, true)
 			total += int64(n)
 			if f := part.p.fields[j]; f >= 0 && err == nil {
-				n, err = dst.Write(appendQP(b[:0], values[f]))
+				n, err = out(appendQP(b[:0], values[f]), false)
 				total += int64(n)
 			}
 		}
@@ -231,6 +277,10 @@ func (m *wireMsg) WriteTo(dst io.Writer) (int64, error) {
 	if err != nil {
 		return total, err
 	}
-	n, err = io.WriteString(dst, "\r\n--"+w.boundary+"--\r\n")
+	end := "\r\n--" + w.boundary + "--\r\n"
+	if stuff {
+		end = end[:len(end)-2]
+	}
+	n, err = out([]byte(end), false)
 	return total + int64(n), err
 }

@@ -116,3 +116,37 @@ func TestWireMessageDecodesLikeGoMail(t *testing.T) {
 		}
 	}
 }
+
+// The dot-stuffed form, once the receiver removes the stuffing, is the
+// message byte for byte, lines that begin with "." included (in the
+// edition, in a field value, after a soft line break).
+func TestWireMessageDotStuffing(t *testing.T) {
+	ed := digest.Edition{ID: 3, Subject: "Dots",
+		Text: ".starts with a dot\n" + templates.PlaceholderGreeting + "\n." + strings.Repeat("y", 74) + ".and.more.dots\n.\n..\n",
+		HTML: "<p>\n.dot</p>" + templates.PlaceholderGreeting + "\n.." + templates.PlaceholderUnsubscribeURL}
+	list := subscribers.List{ID: 1, Name: "daily", From: "digest@example.com"}
+	w, err := newWire(ed, list, "https://news.example.com", ed.Template())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := w.message(subscribers.Subscriber{ID: 9, Email: "dot@example.com", Name: ".Dot", Token: "t"}, time.Now())
+	var plain, stuffed bytes.Buffer
+	m.WriteTo(&plain)
+	m.writeStuffed(&stuffed)
+	stuffed.WriteString("\r\n")
+	lines := strings.Split(stuffed.String(), "\r\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, ".") {
+			if !strings.HasPrefix(l, "..") {
+				t.Fatalf("line %d %q begins with a single dot: it would end the data", i, l)
+			}
+			lines[i] = l[1:]
+		}
+	}
+	if got := strings.Join(lines, "\r\n"); got != plain.String() {
+		t.Errorf("unstuffed stream differs from the message:\n%q\nwant\n%q", got, plain.String())
+	}
+	if !strings.Contains(stuffed.String(), "\r\n..starts with a dot") {
+		t.Errorf("the edition's dot line was not stuffed:\n%s", stuffed.String())
+	}
+}

@@ -51,18 +51,30 @@ func (e *LineError) Unwrap() error { return e.Err }
 // one fails the whole file with its line number, so nothing is imported
 // from a file with an error in it.
 func Parse(r io.Reader, now time.Time) ([]Story, error) {
-	br := bufio.NewReader(r)
-	first, skipped, err := peekNonSpace(br)
-	if err == io.EOF {
-		return nil, errors.New("the file is empty: expected a JSON array or one JSON object per line")
-	}
-	if err != nil {
+	var out []Story
+	if err := Each(r, now, func(st Story) error { out = append(out, st); return nil }); err != nil {
 		return nil, err
 	}
-	if first == '[' {
-		return parseArray(br, now, skipped)
+	return out, nil
+}
+
+// Each reads stories as Parse does, but hands each one to fn as soon as
+// it is read and checked, holding none of them: a file of any size is
+// read in constant memory. It stops at the first bad story, or the first
+// error of fn.
+func Each(r io.Reader, now time.Time, fn func(Story) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	first, skipped, err := peekNonSpace(br)
+	if err == io.EOF {
+		return errors.New("the file is empty: expected a JSON array or one JSON object per line")
 	}
-	return parseLines(br, now, skipped)
+	if err != nil {
+		return err
+	}
+	if first == '[' {
+		return parseArray(br, now, skipped, fn)
+	}
+	return parseLines(br, now, skipped, fn)
 }
 
 // peekNonSpace skips a byte order mark and leading white space, and
@@ -93,8 +105,7 @@ func peekNonSpace(br *bufio.Reader) (byte, int, error) {
 	}
 }
 
-func parseLines(br *bufio.Reader, now time.Time, skipped int) ([]Story, error) {
-	var out []Story
+func parseLines(br *bufio.Reader, now time.Time, skipped int, fn func(Story) error) error {
 	sc := bufio.NewScanner(br)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	line := skipped
@@ -108,59 +119,73 @@ func parseLines(br *bufio.Reader, now time.Time, skipped int) ([]Story, error) {
 		dec := json.NewDecoder(bytes.NewReader(text))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&rec); err != nil {
-			return nil, &LineError{line, fmt.Errorf("not a JSON story object: %v", err)}
+			return &LineError{line, fmt.Errorf("not a JSON story object: %v", err)}
 		}
 		if dec.More() {
-			return nil, &LineError{line, errors.New("more than one JSON value on the line")}
+			return &LineError{line, errors.New("more than one JSON value on the line")}
 		}
 		st, err := rec.story(now)
 		if err != nil {
-			return nil, &LineError{line, err}
+			return &LineError{line, err}
 		}
-		out = append(out, st)
+		if err := fn(st); err != nil {
+			return err
+		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("line %d: %w", line+1, err)
+		return fmt.Errorf("line %d: %w", line+1, err)
 	}
-	return out, nil
+	return nil
 }
 
-func parseArray(br *bufio.Reader, now time.Time, skipped int) ([]Story, error) {
-	// Keep the bytes read so far to turn a decoder offset into a line.
+func parseArray(br *bufio.Reader, now time.Time, skipped int, fn func(Story) error) error {
+	// The bytes read since the last story are kept to turn a decoder
+	// offset into a line; older ones are only counted (base, baseLines),
+	// so memory stays flat whatever the file's size.
 	var seen bytes.Buffer
+	var base int64
+	baseLines := skipped
 	dec := json.NewDecoder(io.TeeReader(br, &seen))
 	dec.DisallowUnknownFields()
 	lineAt := func(off int64) int {
 		b := seen.Bytes()
-		if int(off) < len(b) {
-			b = b[:off]
+		if rel := off - base; rel >= 0 && int(rel) < len(b) {
+			b = b[:rel]
 		}
-		return skipped + bytes.Count(b, []byte("\n")) + 1
+		return baseLines + bytes.Count(b, []byte("\n")) + 1
+	}
+	forget := func(off int64) {
+		if rel := int(off - base); rel > 0 && rel <= seen.Len() {
+			baseLines += bytes.Count(seen.Next(rel), []byte("\n"))
+			base = off
+		}
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, &LineError{lineAt(dec.InputOffset()), err}
+		return &LineError{lineAt(dec.InputOffset()), err}
 	}
-	var out []Story
 	for dec.More() {
 		start := dec.InputOffset()
 		var rec record
 		if err := dec.Decode(&rec); err != nil {
-			return nil, &LineError{lineAt(dec.InputOffset()), fmt.Errorf("not a JSON story object: %v", err)}
+			return &LineError{lineAt(dec.InputOffset()), fmt.Errorf("not a JSON story object: %v", err)}
 		}
 		st, err := rec.story(now)
 		if err != nil {
 			// Report the line where the object starts, after its comma.
-			return nil, &LineError{lineAt(start) + leadingNewlines(seen.Bytes()[start:]), err}
+			return &LineError{lineAt(start) + leadingNewlines(seen.Bytes()[start-base:]), err}
 		}
-		out = append(out, st)
+		if err := fn(st); err != nil {
+			return err
+		}
+		forget(dec.InputOffset())
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, &LineError{lineAt(dec.InputOffset()), fmt.Errorf("unterminated array: %v", err)}
+		return &LineError{lineAt(dec.InputOffset()), fmt.Errorf("unterminated array: %v", err)}
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, &LineError{lineAt(dec.InputOffset()), errors.New("unexpected data after the array")}
+		return &LineError{lineAt(dec.InputOffset()), errors.New("unexpected data after the array")}
 	}
-	return out, nil
+	return nil
 }
 
 func leadingNewlines(b []byte) int {
@@ -177,15 +202,24 @@ func leadingNewlines(b []byte) int {
 	return n
 }
 
-// Import parses r and stores every story in one transaction. It returns
-// how many stories were read.
+// Import parses r and stores every story, all or nothing. It returns how
+// many stories were read. The file is streamed into a temporary staging
+// table first (stage.go), which takes no lock on the store, so a bad
+// story anywhere leaves the store untouched and other writers are not
+// held up while a large file is read; then one transaction moves the
+// stories in.
 func (s *Store) Import(ctx context.Context, r io.Reader) (int, error) {
-	sts, err := Parse(r, s.now())
+	st, err := newStage(ctx, s.DB)
 	if err != nil {
 		return 0, err
 	}
-	if err := s.AddAll(ctx, sts); err != nil {
+	defer st.close()
+	n := 0
+	if err := Each(r, s.now(), func(story Story) error { n++; return st.add(ctx, story) }); err != nil {
 		return 0, err
 	}
-	return len(sts), nil
+	if err := st.commit(ctx, s.now()); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
