@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/benchmem"
 	"github.com/newsroom/digest/internal/smtptest"
 	"github.com/newsroom/digest/subscribers"
 )
@@ -124,8 +123,8 @@ func benchEngineVsRaw(b *testing.B, f *fixture, ed digest.Edition, n, conns int,
 				var sent int
 				before := sink.Bytes()
 				runtime.GC()
-				peak := watchMemory()
-				c0, start := cpuTime(), time.Now()
+				peak := benchmem.Watch()
+				c0, start := benchmem.CPU(), time.Now()
 				pprof.Do(f.ctx, pprof.Labels("phase", phase), func(ctx context.Context) {
 					switch phase {
 					case "gomail":
@@ -140,7 +139,7 @@ func benchEngineVsRaw(b *testing.B, f *fixture, ed digest.Edition, n, conns int,
 						b.Fatalf("DIGEST_BENCH_PHASES: unknown phase %q (gomail, prebuilt, raw-lean, engine)", phase)
 					}
 				})
-				wall, cpu := time.Since(start), cpuTime()-c0
+				wall, cpu := time.Since(start), benchmem.CPU()-c0
 				if p := peak(); phase == "engine" && p > peakBytes {
 					peakBytes = p
 				}
@@ -293,43 +292,6 @@ func rawSend(b *testing.B, cfg delivery.SMTPConfig, msgs []*mail.Msg, n int, ext
 		b.Fatalf("raw go-mail: %d sends failed", failed.Load())
 	}
 	return n
-}
-
-// watchMemory samples the memory the Go runtime holds from the OS (heap,
-// stacks, everything; modernc's SQLite is Go code, so it counts too) and
-// returns a function that stops and reports the peak.
-func watchMemory() func() uint64 {
-	sample := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
-	var peak atomic.Uint64
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(sample)
-			if v := sample[0].Value.Uint64(); v > peak.Load() {
-				peak.Store(v)
-			}
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() uint64 {
-		close(done)
-		<-stopped
-		return peak.Load()
-	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func envString(name, def string) string {

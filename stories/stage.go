@@ -3,8 +3,8 @@ package stories
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/newsroom/digest/store"
@@ -15,25 +15,19 @@ import (
 // Writing it takes no lock on the store's database; commit moves its
 // rows into stories in one transaction.
 type stage struct {
-	conn  *sql.Conn
-	stmt  *sql.Stmt
-	batch []stagedRow
-	seq   int64
+	conn *sql.Conn
+	// full inserts a whole batch, one the rows of a last, short one.
+	full, one *sql.Stmt
+	args      []any
+	seq       int64
 }
 
-// stagedRow is one story as the batch insert reads it (a JSON array).
-type stagedRow struct {
-	Section   string  `json:"s"`
-	Title     string  `json:"t"`
-	URL       string  `json:"u"`
-	Teaser    string  `json:"x"`
-	Published int64   `json:"p"`
-	Score     float64 `json:"c"`
-}
+// stageBatch is how many stories go to the staging table per statement
+// (7 parameters each): with SQLite in pure Go the statement, not the row,
+// is what costs.
+const stageBatch = 200
 
-// stageBatch is how many stories go to the staging table per statement:
-// with SQLite in pure Go the statement, not the row, is what costs.
-const stageBatch = 1000
+const stageColumns = 7
 
 func newStage(ctx context.Context, db *store.DB) (*stage, error) {
 	conn, err := db.Conn(ctx)
@@ -46,10 +40,13 @@ func newStage(ctx context.Context, db *store.DB) (*stage, error) {
 			seq INTEGER PRIMARY KEY, section TEXT NOT NULL, title TEXT NOT NULL, url TEXT NOT NULL,
 			teaser TEXT NOT NULL, published_at INTEGER NOT NULL, score REAL NOT NULL)`)
 	}
+	const insert = `INSERT INTO temp.story_import (seq, section, title, url, teaser, published_at, score) VALUES `
+	const row = `(?, ?, ?, ?, ?, ?, ?)`
 	if err == nil {
-		st.stmt, err = conn.PrepareContext(ctx, `INSERT INTO temp.story_import (seq, section, title, url, teaser, published_at, score)
-			SELECT ? + j.key, j.value ->> 's', j.value ->> 't', j.value ->> 'u', j.value ->> 'x', j.value ->> 'p', j.value ->> 'c'
-			FROM json_each(?) AS j`)
+		st.full, err = conn.PrepareContext(ctx, insert+strings.Repeat(row+", ", stageBatch-1)+row)
+	}
+	if err == nil {
+		st.one, err = conn.PrepareContext(ctx, insert+row)
 	}
 	if err != nil {
 		conn.Close()
@@ -60,27 +57,25 @@ func newStage(ctx context.Context, db *store.DB) (*stage, error) {
 
 // add stages one checked story.
 func (st *stage) add(ctx context.Context, s Story) error {
-	st.batch = append(st.batch, stagedRow{Section: oneLine(s.Section), Title: s.Title, URL: s.URL, Teaser: s.Teaser,
-		Published: s.PublishedAt.Unix(), Score: s.Score})
-	if len(st.batch) >= stageBatch {
-		return st.flush(ctx)
+	st.seq++
+	st.args = append(st.args, st.seq, oneLine(s.Section), s.Title, s.URL, s.Teaser, s.PublishedAt.Unix(), s.Score)
+	if len(st.args) == stageBatch*stageColumns {
+		if _, err := st.full.ExecContext(ctx, st.args...); err != nil {
+			return fmt.Errorf("import: staging table: %w", err)
+		}
+		st.args = st.args[:0]
 	}
 	return nil
 }
 
+// flush stages the rows of a short last batch one by one.
 func (st *stage) flush(ctx context.Context) error {
-	if len(st.batch) == 0 {
-		return nil
+	for a := st.args; len(a) > 0; a = a[stageColumns:] {
+		if _, err := st.one.ExecContext(ctx, a[:stageColumns]...); err != nil {
+			return fmt.Errorf("import: staging table: %w", err)
+		}
 	}
-	rows, err := json.Marshal(st.batch)
-	if err != nil {
-		return err
-	}
-	if _, err := st.stmt.ExecContext(ctx, st.seq, string(rows)); err != nil {
-		return fmt.Errorf("import: staging table: %w", err)
-	}
-	st.seq += int64(len(st.batch))
-	st.batch = st.batch[:0]
+	st.args = st.args[:0]
 	return nil
 }
 
@@ -130,8 +125,10 @@ func (st *stage) commit(ctx context.Context, now time.Time) error {
 // close drops the staging table and gives the connection back.
 func (st *stage) close() {
 	ctx := context.Background()
-	if st.stmt != nil {
-		st.stmt.Close()
+	for _, stmt := range []*sql.Stmt{st.full, st.one} {
+		if stmt != nil {
+			stmt.Close()
+		}
 	}
 	st.conn.ExecContext(ctx, `DROP TABLE IF EXISTS temp.story_import`)
 	st.conn.Close()
