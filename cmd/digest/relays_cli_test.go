@@ -38,3 +38,27 @@ func TestSendThroughTwoRelaysCountsPerRelay(t *testing.T) {
 		t.Fatalf("send with a relay down: exit %d, a took %d in all\n%s\n%s", code, a.Accepted(), out, errs)
 	}
 }
+
+// A relay whose login fails is rested and the others carry the run; its
+// password appears nowhere, in the output, the ledger or the errors.
+func TestRelaySecretsAreMaskedEverywhere(t *testing.T) {
+	c := newCLI(t)
+	c.addMany(10)
+	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
+	locked := smtptest.Start(t, func(s *smtptest.Server) { s.Username, s.Password = "digest", "right" })
+	good := smtptest.Start(t, nil)
+	secret := strings.Replace(locked.URL(), "smtp://", "smtp://digest:hunter2@", 1) + "&auth=plain"
+	out, errs, code := c.run("send", "--smtp", secret, "--smtp", good.URL())
+	if code != 0 || good.Accepted() != 10 || locked.Accepted() != 0 {
+		t.Fatalf("send: exit %d, good took %d\n%s\n%s", code, good.Accepted(), out, errs)
+	}
+	if !strings.Contains(errs, "refused the login") || !strings.Contains(out+errs, "smtp://digest:***@") {
+		t.Errorf("the refused relay is not explained with its redacted URL:\n%s\n%s", out, errs)
+	}
+	deliveries := c.must("deliveries", "--json")
+	for what, text := range map[string]string{"stdout": out, "stderr": errs, "deliveries": deliveries} {
+		if strings.Contains(text, "hunter2") {
+			t.Errorf("%s shows the password:\n%s", what, text)
+		}
+	}
+}

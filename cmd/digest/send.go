@@ -42,6 +42,11 @@ Exit status: 0 when every recipient has the edition; 3 when the run finished
 but some recipients failed, were deferred or are unknown (the summary says
 what to run next); 1 when an error stopped the run; 2 on a usage error.
 
+--smtp given more than once, or [[relay]] tables in digest.toml, send through
+several relays: spread by weight, a relay that fails as a whole rested for a
+while and its recipients handed to the others, backups only while no primary
+works; a message of unknown outcome is never sent again through another relay.
+
 With no SMTP URL (--smtp, DIGEST_SMTP_URL or smtp_url in digest.toml) the
 messages are written as .eml files to the outbox folder (--outbox, default
 ./outbox).
