@@ -77,6 +77,28 @@ type Config struct {
 	LedgerSync  string `toml:"ledger_sync"`
 	DKIM        DKIM   `toml:"dkim"`
 
+	// RecordIP keeps the client IP address and user agent in the consent
+	// records of sign-ups, confirmations and preference changes. Off by
+	// default: they are personal data, kept only where the newsroom
+	// needs them as proof.
+	RecordIP bool   `toml:"record_ip"`
+	Signup   Signup `toml:"signup"`
+
+	// BounceAddress is where bounces and mailto unsubscribes go for lists
+	// without their own (bounce@bounces.example.com: VERP envelope senders
+	// bounce+ID-HMAC@..., mailto unsubscribe+TOKEN@...); empty keeps the
+	// From address as the envelope sender.
+	BounceAddress string `toml:"bounce_address"`
+	// BounceSecret, when set, keys the VERP and click HMACs instead of
+	// the random key digest stores in the database. Never printed.
+	BounceSecret string `toml:"bounce_secret"`
+	// BounceIMAPURL is the bounce mailbox digest bounces fetch (and
+	// serve, every BounceFetchEvery) reads: imaps://user:pass@host/INBOX.
+	BounceIMAPURL    string        `toml:"bounce_imap_url"`
+	BounceFetchEvery time.Duration `toml:"bounce_fetch_every"`
+	// Webhooks holds the providers' verification secrets.
+	Webhooks Webhooks `toml:"webhooks"`
+
 	// bad is the first environment or flag value that did not parse.
 	bad error
 }
@@ -129,6 +151,39 @@ type DKIM struct {
 	Domain   string `toml:"domain"`
 }
 
+// Signup configures the public sign-up (see web.SignupSettings).
+type Signup struct {
+	// BlockedDomains is a comma-separated list of address domains whose
+	// sign-ups are accepted silently and sent nothing (subdomains too).
+	// A string, not an array, so that Config stays comparable.
+	BlockedDomains string `toml:"blocked_domains"`
+	// ConsentText replaces the consent wording under the form; %s is the
+	// list's title.
+	ConsentText string `toml:"consent_text"`
+}
+
+// Webhooks are the secrets digest serve checks providers' bounce and
+// complaint webhooks with; a provider without its secret is not served.
+type Webhooks struct {
+	// SES: SNS messages are verified with Amazon's signing certificate;
+	// SESTopicARNs, when set (comma-separated), limits the topics
+	// accepted.
+	SES          bool   `toml:"ses"`
+	SESTopicARNs string `toml:"ses_topic_arns"`
+	// Postmark: HTTP basic auth configured on the webhook.
+	PostmarkUser     string `toml:"postmark_user"`
+	PostmarkPassword string `toml:"postmark_password"`
+	// Mailgun: the HTTP webhook signing key.
+	MailgunSigningKey string `toml:"mailgun_signing_key"`
+	// SendGrid: the event webhook's verification key (base64 DER or PEM
+	// of the ECDSA public key).
+	SendGridPublicKey string `toml:"sendgrid_public_key"`
+}
+
+// DefaultBounceFetchEvery is how often digest serve reads the bounce
+// mailbox when bounce_imap_url is set.
+const DefaultBounceFetchEvery = 5 * time.Minute
+
 // Brand dresses the theme.
 type Brand struct {
 	Name   string `toml:"name"`
@@ -157,6 +212,8 @@ func Default() Config {
 		Concurrency:  delivery.DefaultConcurrency,
 		BounceLimit:  subscribers.DefaultBounceLimit,
 		LedgerSync:   delivery.LedgerSyncFull,
+
+		BounceFetchEvery: DefaultBounceFetchEvery,
 	}
 }
 
@@ -187,6 +244,17 @@ var Env = map[string]func(*Config, string){
 	"DIGEST_DKIM_KEY_FILE": func(c *Config, v string) { c.DKIM.KeyFile = v },
 	"DIGEST_DKIM_SELECTOR": func(c *Config, v string) { c.DKIM.Selector = v },
 	"DIGEST_DKIM_DOMAIN":   func(c *Config, v string) { c.DKIM.Domain = v },
+
+	"DIGEST_BOUNCE_ADDRESS":  func(c *Config, v string) { c.BounceAddress = v },
+	"DIGEST_BOUNCE_SECRET":   func(c *Config, v string) { c.BounceSecret = v },
+	"DIGEST_BOUNCE_IMAP_URL": func(c *Config, v string) { c.BounceIMAPURL = v },
+	"DIGEST_BOUNCE_FETCH_EVERY": func(c *Config, v string) {
+		c.BounceFetchEvery = c.duration("bounce fetch every", v, "DIGEST_BOUNCE_FETCH_EVERY or bounce_fetch_every")
+	},
+	"DIGEST_WEBHOOK_POSTMARK_USER":       func(c *Config, v string) { c.Webhooks.PostmarkUser = v },
+	"DIGEST_WEBHOOK_POSTMARK_PASSWORD":   func(c *Config, v string) { c.Webhooks.PostmarkPassword = v },
+	"DIGEST_WEBHOOK_MAILGUN_SIGNING_KEY": func(c *Config, v string) { c.Webhooks.MailgunSigningKey = v },
+	"DIGEST_WEBHOOK_SENDGRID_PUBLIC_KEY": func(c *Config, v string) { c.Webhooks.SendGridPublicKey = v },
 }
 
 // atoi parses a whole number for a setting, remembering the first
@@ -263,7 +331,7 @@ func (c *Config) decode(path, data string) error {
 	}
 	// TOML reads a bare number into a duration as nanoseconds: refuse
 	// it rather than catch up for 3 ns (a bare 0 is unambiguous).
-	for key, d := range map[string]time.Duration{"catch_up_grace": c.CatchUpGrace, "reload": c.Reload, "lease_ttl": c.LeaseTTL} {
+	for key, d := range map[string]time.Duration{"catch_up_grace": c.CatchUpGrace, "reload": c.Reload, "lease_ttl": c.LeaseTTL, "bounce_fetch_every": c.BounceFetchEvery} {
 		if md.Type(key) == "Integer" && d != 0 {
 			return fmt.Errorf("config %s: %s is a bare number: give a duration in quotes, like %s = \"3h\" or \"90s\"", path, key, key)
 		}
@@ -313,6 +381,12 @@ func (c Config) Validate() error {
 			return fmt.Errorf("base url %q is not an http(s) URL: set --base-url like https://news.example.com", c.BaseURL)
 		}
 	}
+	if l := c.Brand.Link; l != "" {
+		u, err := url.Parse(l)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("brand link %q is not an http(s) URL: set [brand] link in digest.toml like https://news.example.com", l)
+		}
+	}
 	if a := c.Brand.Accent; a != "" && !hexColour.MatchString(a) {
 		return fmt.Errorf("brand accent %q is not a hex colour like #b3261e", a)
 	}
@@ -325,6 +399,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.validateServe(); err != nil {
+		return err
+	}
+	if err := c.validateFeedback(); err != nil {
 		return err
 	}
 	return c.validateSending()
@@ -430,3 +507,19 @@ func (c Config) validateRelays() error {
 }
 
 var hexColour = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
+
+func (c Config) validateFeedback() error {
+	if _, err := subscribers.NormalizeBounceAddress(c.BounceAddress); err != nil {
+		return fmt.Errorf("%w: set bounce_address or DIGEST_BOUNCE_ADDRESS like bounce@bounces.example.com", err)
+	}
+	if c.BounceIMAPURL != "" {
+		u, err := url.Parse(c.BounceIMAPURL)
+		if err != nil || (u.Scheme != "imaps" && u.Scheme != "imap") || u.Host == "" || u.User == nil {
+			return errors.New("bounce_imap_url is not like imaps://user:pass@host/INBOX (DIGEST_BOUNCE_IMAP_URL)")
+		}
+	}
+	if c.BounceFetchEvery < 10*time.Second {
+		return fmt.Errorf("bounce_fetch_every must be at least 10s, not %s (DIGEST_BOUNCE_FETCH_EVERY)", c.BounceFetchEvery)
+	}
+	return nil
+}

@@ -186,3 +186,26 @@ func TestBounceLimitZeroIsAllowed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestValidateRefusesABrandLinkThatIsNotAURL(t *testing.T) {
+	for link, ok := range map[string]bool{
+		"https://news.example.com": true,
+		"http://news.example.com/": true,
+		"news.example.com":         false, // would become a relative link
+		"javascript:alert(1)":      false,
+	} {
+		path := filepath.Join(t.TempDir(), "digest.toml")
+		os.WriteFile(path, []byte("[brand]\nlink = \""+link+"\"\n"), 0o644)
+		c, err := config.Load(path, envOf(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Validate()
+		if ok && err != nil {
+			t.Errorf("%s: %v", link, err)
+		}
+		if !ok && (err == nil || !strings.Contains(err.Error(), "brand link")) {
+			t.Errorf("%s: %v, want a brand link error", link, err)
+		}
+	}
+}

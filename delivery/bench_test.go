@@ -18,7 +18,7 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
-	"github.com/newsroom/digest/internal/benchmem"
+	"github.com/newsroom/digest/internal/peakmem"
 	"github.com/newsroom/digest/internal/smtptest"
 	"github.com/newsroom/digest/subscribers"
 )
@@ -123,8 +123,8 @@ func benchEngineVsRaw(b *testing.B, f *fixture, ed digest.Edition, n, conns int,
 				var sent int
 				before := sink.Bytes()
 				runtime.GC()
-				peak := benchmem.Watch()
-				c0, start := benchmem.CPU(), time.Now()
+				peak := peakmem.Watch()
+				c0, start := peakmem.CPU(), time.Now()
 				pprof.Do(f.ctx, pprof.Labels("phase", phase), func(ctx context.Context) {
 					switch phase {
 					case "gomail":
@@ -139,7 +139,7 @@ func benchEngineVsRaw(b *testing.B, f *fixture, ed digest.Edition, n, conns int,
 						b.Fatalf("DIGEST_BENCH_PHASES: unknown phase %q (gomail, prebuilt, raw-lean, engine)", phase)
 					}
 				})
-				wall, cpu := time.Since(start), benchmem.CPU()-c0
+				wall, cpu := time.Since(start), peakmem.CPU()-c0
 				if p := peak(); phase == "engine" && p > peakBytes {
 					peakBytes = p
 				}

@@ -262,7 +262,7 @@ func TestGracefulStopFinishesInFlightAndResumes(t *testing.T) {
 	if sent >= 200 {
 		t.Fatal("the stop came too late to test anything")
 	}
-	srv.DataHook = nil
+	srv.SetDataHook(nil)
 	sum, err = s.Send(f.ctx, ed, f.list)
 	if err != nil || sum.Already != sent || sum.Sent != 200-sent {
 		t.Fatalf("resume: %+v, %v", sum, err)
@@ -344,7 +344,7 @@ func TestAuthRefusedMidRunStopsAndResumes(t *testing.T) {
 		t.Fatalf("summary %+v", sum)
 	}
 	srv.FailAuth.Store(false)
-	srv.DataHook = nil
+	srv.SetDataHook(nil)
 	// The messages whose connection the relay dropped after their data
 	// are unknown: a plain resume leaves them, --retry-unknown sends them
 	// (the server took none of them).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/internal/sample"
 	"github.com/newsroom/digest/internal/smtptest"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
@@ -34,11 +34,8 @@ type fixture struct {
 func newFixture(t testing.TB, n int) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "digest.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t)
+	var err error
 	f := &fixture{t: t, ctx: ctx, db: db, subs: &subscribers.Store{DB: db}}
 	if f.list, err = f.subs.GetList(ctx, subscribers.DefaultList); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wneessen/go-mail"
 
+	"github.com/newsroom/digest/bounces"
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/internal/oneline"
 	"github.com/newsroom/digest/subscribers"
@@ -31,6 +32,19 @@ type Envelope struct {
 	// Template is the edition cut at its placeholders; a sender makes it
 	// once per run (BuildMessage makes one when it is nil).
 	Template *digest.Template
+	// BounceAddress is the global bounce_address; the list's own wins.
+	// With one, List-Unsubscribe's mailto is unsubscribe+TOKEN@ its
+	// domain, which digest bounces process|fetch reads.
+	BounceAddress string
+}
+
+// bounceAddress is where the message's bounces and mailto unsubscribes
+// go: the list's bounce address, else the global one, else none.
+func (env Envelope) bounceAddress() string {
+	if env.List.BounceAddress != "" {
+		return env.List.BounceAddress
+	}
+	return env.BounceAddress
 }
 
 // BuildMessage makes the subscriber's message from the stored edition:
@@ -66,6 +80,9 @@ func BuildMessage(ed digest.Edition, env Envelope) (*mail.Msg, error) {
 	m.SetGenHeaderPreformatted(headerListID, fold(len(headerListID)+2, strings.Fields(ListID(env.List, domain))))
 	unsub := digest.UnsubscribeURL(env.BaseURL, env.Sub.Token, env.List.Name)
 	mailto := "mailto:" + from.Address + "?subject=" + "unsubscribe%20" + url.QueryEscape(env.Sub.Token)
+	if b := env.bounceAddress(); b != "" {
+		mailto = bounces.UnsubscribeMailto(b, env.Sub.Token, env.List.Name)
+	}
 	if strings.HasPrefix(unsub, "https://") {
 		// RFC 8058 one-click: an https URI and List-Unsubscribe-Post.
 		if err := m.SetListUnsubscribeOneClick(unsub, mailto); err != nil {

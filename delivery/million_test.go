@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/newsroom/digest/delivery"
-	"github.com/newsroom/digest/internal/benchmem"
+	"github.com/newsroom/digest/internal/peakmem"
 	"github.com/newsroom/digest/internal/smtptest"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
@@ -102,12 +102,12 @@ func millionRun(b *testing.B, n int) {
 	defer tr.Close()
 	s := &delivery.Sender{DB: db, Transport: tr, BaseURL: "https://news.example.com", Concurrency: 4}
 	runtime.GC()
-	benchmem.ResetPeakRSS()
-	peak := benchmem.Watch()
-	c0, start := benchmem.CPU(), time.Now()
+	peakmem.ResetPeakRSS()
+	peak := peakmem.Watch()
+	c0, start := peakmem.CPU(), time.Now()
 	sum, err := s.Send(ctx, ed, f.list)
-	wall, cpu := time.Since(start), benchmem.CPU()-c0
-	goPeak, rss := peak(), benchmem.PeakRSS()
+	wall, cpu := time.Since(start), peakmem.CPU()-c0
+	goPeak, rss := peak(), peakmem.PeakRSS()
 	if err != nil || sum.Sent != n || sink.Accepted() != n {
 		b.Fatalf("send: %+v, %v; sink accepted %d", sum, err, sink.Accepted())
 	}

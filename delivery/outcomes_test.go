@@ -11,6 +11,7 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/internal/smtptest"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -18,13 +19,8 @@ import (
 // that answers late still takes the message after the client gave up.
 func waitForServer(t *testing.T, srv *smtptest.Server, n int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for srv.Accepted() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("the server accepted %d messages, want %d", srv.Accepted(), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	storetest.WaitUntil(t, fmt.Sprintf("the server to accept %d messages", n), func() bool { return srv.Accepted() >= n },
+		func() string { return fmt.Sprintf("it accepted %d", srv.Accepted()) })
 }
 
 // statuses counts the edition's ledger rows by status.

@@ -3,7 +3,6 @@ package delivery
 import (
 	"container/heap"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/lease"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
@@ -60,6 +60,15 @@ type Summary struct {
 	// Left counts members who unsubscribed or were erased during the run,
 	// before their message was handed to the relay: not sent to.
 	Left int
+	// Held counts members whose preferences skip this edition (paused,
+	// weekly readers on another day, chosen sections with no story).
+	Held int
+	// Variants is how many variants the run sent from, and Composed how
+	// many of them it composed (the others were stored before).
+	Variants, Composed int
+	// Suppressed counts active members skipped because their address is
+	// on the suppression list.
+	Suppressed int
 	// Pending is how many members the run set out to send to.
 	Pending  int
 	Duration time.Duration
@@ -167,6 +176,9 @@ type Sender struct {
 	BreakerRatio  float64
 	// DKIM, when set, signs every message.
 	DKIM *DKIM
+	// Feedback sets up what comes back after the send: VERP envelope
+	// senders, mailto unsubscribes and aggregate click links.
+	Feedback Feedback
 	// LedgerSync is how durable each ledger commit is: LedgerSyncFull
 	// (the default) survives power loss, LedgerSyncNormal only a crash
 	// of the process but costs no fsync per commit.
@@ -187,6 +199,11 @@ type Sender struct {
 	// OnRelay, when set, hears a relay of a Pool being rested (up false)
 	// and taking mail again (up true); /metrics shows it as a gauge.
 	OnRelay func(relay string, up bool)
+	// Variants, when set, prepares the edition's variants (see
+	// digest.Editions.PrepareVariants): each reader gets the one their
+	// preferences choose, and readers who get none are not sent to.
+	// When nil every active member gets the edition as it is.
+	Variants func(ctx context.Context, ed digest.Edition, list subscribers.List) (*digest.Variants, error)
 }
 
 // Ledger durability levels (see Sender.LedgerSync).
@@ -195,12 +212,7 @@ const (
 	LedgerSyncNormal = "normal"
 )
 
-func (s *Sender) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Sender) now() time.Time { return clock.Now(s.Now) }
 
 func (s *Sender) logf(format string, args ...any) {
 	if s.Logf != nil {
@@ -302,6 +314,9 @@ func (s *Sender) Send(ctx context.Context, ed digest.Edition, list subscribers.L
 	s.applyJournal(held.Context())
 	r := &run{s: s, cfg: s.settings(), ed: ed, list: list, start: start}
 	sum, err := r.send(held.Context())
+	if r.variants != nil {
+		sum.Variants, sum.Composed = len(r.variants.All()), r.variants.Composed
+	}
 	sum.Duration = time.Since(start)
 	return sum, err
 }
@@ -314,13 +329,16 @@ type run struct {
 	list  subscribers.List
 	start time.Time
 
-	domain   string
-	tmpl     *digest.Template
-	bal      *balancer
-	wire     *wire // nil when each message is built through go-mail
+	domain string
+	tmpl   *digest.Template
+	bal    *balancer
+	// wires are the run's editions made ready for the SMTP stream, by
+	// template (the edition's and each variant's); nil when each message
+	// is built through go-mail.
+	wires    map[*digest.Template]*wire
 	limiters []*rate.Limiter
 	ledger   *ledgerWriter
-	member   *sql.Stmt // is the subscriber still an active member?
+	member   *subscribers.ActiveCheck // is the subscriber still an active member?
 
 	// Counters, written by the ledger goroutine after commits.
 	sent, deferred, failed, unknown, retries, bounced, total atomic.Int64
@@ -328,6 +346,13 @@ type run struct {
 	already, failedBefore, deferredBefore, unknownBefore atomic.Int64
 	// left: members gone before their message was handed over.
 	left atomic.Int64
+	// held: members whose preferences skip the edition.
+	held     atomic.Int64
+	variants *digest.Variants
+	// suppressed: members whose address is on the suppression list.
+	suppressed atomic.Int64
+
+	fb feedbackRun
 }
 
 func (r *run) summary() Summary {
@@ -341,7 +366,7 @@ func (r *run) summary() Summary {
 		Already: int(r.already.Load()), FailedBefore: int(r.failedBefore.Load()), DeferredBefore: int(r.deferredBefore.Load()),
 		UnknownBefore: int(r.unknownBefore.Load()),
 		Retries:       int(r.retries.Load()), Bounced: int(r.bounced.Load()), Pending: int(r.total.Load()),
-		Left: int(r.left.Load()),
+		Left: int(r.left.Load()), Held: int(r.held.Load()), Suppressed: int(r.suppressed.Load()),
 	}
 }
 
@@ -353,10 +378,20 @@ func (r *run) send(ctx context.Context) (Summary, error) {
 	}
 	r.domain = domainOf(from.Address)
 	r.tmpl = r.ed.Template()
+	if s.Variants != nil {
+		if r.variants, err = s.Variants(ctx, r.ed, r.list); err != nil {
+			return Summary{}, err
+		}
+	}
+	if err := r.prepareFeedback(ctx); err != nil {
+		return Summary{}, err
+	}
+	defer r.fb.close()
 	if s.DKIM == nil {
-		// Encoded once for the run; DKIM signs each message whole, so
-		// signed runs build each through go-mail.
-		if r.wire, err = newWire(r.ed, r.list, s.BaseURL, r.tmpl); err != nil {
+		// Encoded once for the run, one wire per variant (after
+		// prepareFeedback rewrote their links); DKIM signs each message
+		// whole, so signed runs build each through go-mail.
+		if err := r.prepareWires(); err != nil {
 			return Summary{}, err
 		}
 	}
@@ -386,9 +421,8 @@ func (r *run) send(ctx context.Context) (Summary, error) {
 		return Summary{}, err
 	}
 	r.total.Store(int64(total))
-	if r.member, err = s.DB.PrepareContext(ctx, `SELECT EXISTS (SELECT 1 FROM memberships
-		WHERE list_id = ? AND subscriber_id = ? AND status = 'active')`); err != nil {
-		return Summary{}, fmt.Errorf("read recipients: %w", err)
+	if r.member, err = subscribers.PrepareActiveCheck(ctx, s.DB); err != nil {
+		return Summary{}, err
 	}
 	defer r.member.Close()
 	if s.Rate > 0 {
@@ -491,6 +525,8 @@ func (r *run) produce(ctx context.Context, out chan<- *job, stop <-chan struct{}
 		ids := make([]int64, 0, len(page))
 		for _, p := range page {
 			switch {
+			case p.suppressed && p.status != StatusSent:
+				r.suppressed.Add(1)
 			case p.status == StatusSent:
 				r.already.Add(1)
 			case p.status == StatusFailed && !r.s.RetryFailed:
@@ -499,6 +535,9 @@ func (r *run) produce(ctx context.Context, out chan<- *job, stop <-chan struct{}
 				r.deferredBefore.Add(1)
 			case p.status == StatusUnknown && !r.s.RetryUnknown:
 				r.unknownBefore.Add(1)
+			case r.variants != nil && r.variants.For(p.prefs) == nil:
+				r.held.Add(1)
+				r.total.Add(-1)
 			default:
 				todo = append(todo, p)
 				ids = append(ids, p.sub.ID)
@@ -667,7 +706,7 @@ func (r *run) work(ctx context.Context, rs *relayState, ss session, results chan
 func (r *run) attempt(ctx context.Context, rs *relayState, ss session, j *job, barrier func() error, prev *chan error) result {
 	s := r.s
 	sub := j.p.sub
-	m, err := r.message(ss, sub)
+	m, err := r.message(ss, j.p)
 	if err != nil {
 		return result{job: j, fatal: err}
 	}
@@ -679,8 +718,8 @@ func (r *run) attempt(ctx context.Context, rs *relayState, ss session, j *job, b
 	// Pages are read well before their messages go out (a rate limit can
 	// make that hours): someone who unsubscribed or was erased since is
 	// not sent to. One indexed lookup, just before the handover.
-	var active bool
-	if err := r.member.QueryRowContext(ctx, r.list.ID, sub.ID).Scan(&active); err != nil {
+	active, err := r.member.Active(ctx, r.list.ID, sub.ID)
+	if err != nil {
 		if ctx.Err() != nil {
 			return result{job: j} // stopping: stays queued
 		}
@@ -691,6 +730,12 @@ func (r *run) attempt(ctx context.Context, rs *relayState, ss session, j *job, b
 		r.total.Add(-1)
 		r.ledger.submit(ledgerOp{sub: sub.ID, drop: true})
 		return result{job: j}
+	}
+	if err := r.envelopeFrom(ctx, m, sub.ID); err != nil {
+		if ctx.Err() != nil {
+			return result{job: j} // stopping: stays queued
+		}
+		return result{job: j, fatal: err}
 	}
 	key := fmt.Sprintf("%s-%s-%08d", r.ed.Date, fileSafe(r.list.Name), sub.ID)
 	sendErr := ss.deliver(ctx, key, m, barrier)
@@ -731,13 +776,45 @@ func (r *run) attempt(ctx context.Context, rs *relayState, ss session, j *job, b
 	return res
 }
 
-// message builds the recipient's message for the session: from the
-// run's wire for an SMTP session, through go-mail otherwise.
-func (r *run) message(ss session, sub subscribers.Subscriber) (outgoing, error) {
-	if _, ok := ss.(*smtpSession); ok && r.wire != nil {
-		return r.wire.message(sub, r.s.now()), nil
+// prepareWires makes a wire of the edition and of each of its variants.
+func (r *run) prepareWires() error {
+	r.wires = map[*digest.Template]*wire{}
+	add := func(ed digest.Edition, tmpl *digest.Template) error {
+		if r.wires[tmpl] != nil {
+			return nil
+		}
+		w, err := newWire(ed, r.list, r.s.BaseURL, tmpl, r.s.Feedback.BounceAddress)
+		r.wires[tmpl] = w
+		return err
 	}
-	m, err := BuildMessage(r.ed, Envelope{List: r.list, Sub: sub, BaseURL: r.s.BaseURL, Now: r.s.now(), Template: r.tmpl})
+	if err := add(r.ed, r.tmpl); err != nil {
+		return err
+	}
+	if r.variants != nil {
+		for _, v := range r.variants.All() {
+			if err := add(v.Edition, v.Template); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// message builds the recipient's message of the variant their
+// preferences choose, for the session: from the run's wire for an SMTP
+// session, through go-mail otherwise.
+func (r *run) message(ss session, p pending) (outgoing, error) {
+	sub := p.sub
+	ed, tmpl := r.ed, r.tmpl
+	if r.variants != nil {
+		if v := r.variants.For(p.prefs); v != nil {
+			ed, tmpl = v.Edition, v.Template
+		}
+	}
+	if _, ok := ss.(*smtpSession); ok && r.wires != nil {
+		return r.wires[tmpl].message(sub, r.s.now()), nil
+	}
+	m, err := BuildMessage(ed, Envelope{List: r.list, Sub: sub, BaseURL: r.s.BaseURL, Now: r.s.now(), Template: tmpl, BounceAddress: r.s.Feedback.BounceAddress})
 	if err != nil {
 		return nil, err
 	}

@@ -90,7 +90,7 @@ func cleanReply(s string, redact func(string) string) string {
 	if redact != nil {
 		s = redact(s)
 	}
-	s = strings.Join(strings.Fields(s), " ")
+	s = oneLine(s)
 	if len(s) > maxReply {
 		s = s[:maxReply] + "..."
 	}

@@ -62,6 +62,12 @@ func ParseSMTPURL(raw string) (SMTPConfig, error) {
 		// url's error quotes the whole URL, password included.
 		return c, errors.New("smtp url is malformed: use smtp://user:pass@host:587 or smtps://host:465")
 	}
+	if strings.Contains(u.Opaque+u.Path+u.RawQuery+u.Fragment, "@") {
+		// A user name or password with / ? or # written as is ends the
+		// host part early: what follows, part of the password, must be
+		// neither echoed nor taken for a host, port or parameter.
+		return c, errors.New("smtp url has an @ after the host: in the user name and password write / ? # @ as %2F %3F %23 %40")
+	}
 	switch u.Scheme {
 	case "smtp":
 		c.Port = 587
@@ -73,6 +79,11 @@ func ParseSMTPURL(raw string) (SMTPConfig, error) {
 	c.Host = u.Hostname()
 	if c.Host == "" {
 		return c, errors.New("smtp url has no host: use smtp://host:port")
+	}
+	if strings.Contains(c.Host, ":") && net.ParseIP(c.Host) == nil {
+		// url takes smtp://:: for host ":", which no relay has and which
+		// String could not print back.
+		return c, errors.New("smtp url host is not a host name or IP address: write an IPv6 address in brackets, like smtp://[::1]:25")
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)

@@ -111,6 +111,10 @@ func TestParseSMTPURLRejects(t *testing.T) {
 		{"auth foo", "smtp://u:p@host?auth=foo", "auth"},
 		{"bad timeout", "smtp://host?timeout=soon", "timeout"},
 		{"negative timeout", "smtp://host?timeout=-5s", "timeout"},
+		{"password with a slash, not escaped", "smtp://user:1025/x@host", "%2F"},
+		{"password with a hash, not escaped", "smtp://user:1025#x@host", "%23"},
+		{"no //", "smtp:user:pass@host", "@ after the host"},
+		{"bare IPv6 colons", "smtp://u:p@::", "brackets"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,6 +168,9 @@ func TestSMTPURLNeverShowsPassword(t *testing.T) {
 			"smtp://user:s3cret@:587",
 			"ftp://user:s3cret@host",
 			"smtp://user:s3cret@host:587\x7f",
+			"smtp://user:1025/s3cret@host",
+			"smtp://user:1025?x=s3cret@host",
+			"smtp://user:1025#s3cret@host",
 		} {
 			_, err := delivery.ParseSMTPURL(in)
 			if err == nil {

@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"github.com/wneessen/go-mail"
+
+	"github.com/newsroom/digest/internal/oneline"
 )
 
 // Transport hands finished messages on. key names the message uniquely
@@ -112,7 +114,8 @@ func (c SMTPConfig) connectError(err error) error {
 	}
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// oneLine folds a server reply onto one line (internal/oneline).
+func oneLine(s string) string { return oneline.String(s) }
 
 // Send delivers m on the open session, opening it first if needed.
 func (s *SMTP) Send(ctx context.Context, key string, m *mail.Msg) error {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wneessen/go-mail"
 
+	"github.com/newsroom/digest/bounces"
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/subscribers"
 )
@@ -24,6 +25,9 @@ import (
 type outgoing interface {
 	io.WriterTo
 	envelope() (from string, to []string, err error)
+	// setEnvelopeFrom sets the envelope sender (a VERP address) in place
+	// of the From address.
+	setEnvelopeFrom(addr string) error
 	id() string
 }
 
@@ -42,6 +46,8 @@ func (g goMailMsg) envelope() (string, []string, error) {
 
 func (g goMailMsg) id() string { return g.GetMessageID() }
 
+func (g goMailMsg) setEnvelopeFrom(addr string) error { return g.EnvelopeFrom(addr) }
+
 // wire is an edition made ready for the SMTP stream once per run: the
 // header lines that are the same for every recipient, copied from a
 // message BuildMessage made, and both MIME parts quoted-printable encoded
@@ -56,7 +62,8 @@ type wire struct {
 	ed       digest.Edition
 	list     subscribers.List
 	baseURL  string
-	from     string // envelope sender
+	from     string // the From address: the envelope sender without VERP
+	bounce   string // where mailto unsubscribes go; "" for the From address
 	domain   string
 	common   []byte // header lines shared by every recipient
 	boundary string
@@ -80,15 +87,18 @@ var perRecipientHeaders = map[string]bool{
 	"Date": true, "Message-Id": true, "To": true, "List-Unsubscribe": true, "Content-Type": true, "Mime-Version": true,
 }
 
-// newWire prepares the edition for the list. It builds one message with
-// BuildMessage for a sample recipient and keeps its shared header lines,
-// so both paths carry the same headers.
-func newWire(ed digest.Edition, list subscribers.List, baseURL string, tmpl *digest.Template) (*wire, error) {
+// newWire prepares the edition (or a variant of it, with its template)
+// for the list. It builds one message with BuildMessage for a sample
+// recipient and keeps its shared header lines, so both paths carry the
+// same headers. bounceAddress is the global bounce address, as
+// Envelope.BounceAddress.
+func newWire(ed digest.Edition, list subscribers.List, baseURL string, tmpl *digest.Template, bounceAddress string) (*wire, error) {
 	from, err := netmail.ParseAddress(list.From)
 	if err != nil {
 		return nil, fmt.Errorf("list %s has an invalid sender %q: fix it with digest lists update --from", list.Name, list.From)
 	}
-	sample, err := BuildMessage(ed, Envelope{List: list, Sub: subscribers.Subscriber{Email: "sample@example.invalid"}, BaseURL: baseURL, Template: tmpl})
+	env := Envelope{List: list, Sub: subscribers.Subscriber{Email: "sample@example.invalid"}, BaseURL: baseURL, Template: tmpl, BounceAddress: bounceAddress}
+	sample, err := BuildMessage(ed, env)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +110,7 @@ func newWire(ed digest.Edition, list subscribers.List, baseURL string, tmpl *dig
 	if err != nil {
 		return nil, err
 	}
-	w := &wire{ed: ed, list: list, baseURL: baseURL, from: from.Address, domain: domainOf(from.Address), common: common,
+	w := &wire{ed: ed, list: list, baseURL: baseURL, from: from.Address, bounce: env.bounceAddress(), domain: domainOf(from.Address), common: common,
 		boundary: randomHex(30)}
 	w.text = encodePart(tmpl, false)
 	w.html = encodePart(tmpl, true)
@@ -183,7 +193,7 @@ func appendStuffed(dst, src []byte) []byte {
 
 // message is the recipient's message on the wire.
 func (w *wire) message(sub subscribers.Subscriber, now time.Time) *wireMsg {
-	return &wireMsg{w: w, sub: sub, now: now,
+	return &wireMsg{w: w, sub: sub, now: now, from: w.from,
 		msgID: fmt.Sprintf("digest.%d.%d.%s@%s", w.ed.ID, sub.ID, randomHex(8), w.domain)}
 }
 
@@ -193,9 +203,21 @@ type wireMsg struct {
 	sub   subscribers.Subscriber
 	now   time.Time
 	msgID string
+	from  string // envelope sender: the From address, or a VERP address
 }
 
-func (m *wireMsg) envelope() (string, []string, error) { return m.w.from, []string{m.sub.Email}, nil }
+func (m *wireMsg) envelope() (string, []string, error) { return m.from, []string{m.sub.Email}, nil }
+
+// setEnvelopeFrom takes a VERP address, checked as go-mail's EnvelopeFrom
+// checks it.
+func (m *wireMsg) setEnvelopeFrom(addr string) error {
+	a, err := netmail.ParseAddress(addr)
+	if err != nil {
+		return err
+	}
+	m.from = a.Address
+	return nil
+}
 
 func (m *wireMsg) id() string { return "<" + m.msgID + ">" }
 
@@ -224,6 +246,9 @@ func (m *wireMsg) write(dst io.Writer, stuff bool) (int64, error) {
 	}
 	unsub := digest.UnsubscribeURL(w.baseURL, m.sub.Token, w.list.Name)
 	mailto := "mailto:" + w.from + "?subject=" + "unsubscribe%20" + url.QueryEscape(m.sub.Token)
+	if w.bounce != "" {
+		mailto = bounces.UnsubscribeMailto(w.bounce, m.sub.Token, w.list.Name)
+	}
 	b := make([]byte, 0, 1024)
 	b = append(b, "Date: "...)
 	b = m.now.AppendFormat(b, time.RFC1123Z)

@@ -17,6 +17,11 @@ type ArchiveEntry struct {
 // subscriber, newest first, at most limit. An edition built but never
 // sent (say, one an editor previewed ahead of the morning) stays off the
 // public archive.
+//
+// "Went out" is a semi-join on the ledger (deliveries, delivery's table,
+// which digest cannot import: delivery sits above it). editions drives
+// the query, so its owner exposes it; asking the ledger edition by
+// edition would be one query per archived day.
 func (e *Editions) ArchiveIndex(ctx context.Context, listID int64, limit int) ([]ArchiveEntry, error) {
 	rows, err := e.DB.QueryContext(ctx, `SELECT e.date, e.subject FROM editions e
 		WHERE e.list_id = ? AND EXISTS (SELECT 1 FROM deliveries d WHERE d.edition_id = e.id AND d.status = 'sent')

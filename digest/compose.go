@@ -11,6 +11,7 @@ import (
 	"github.com/matcornic/hermes/v2"
 
 	"github.com/newsroom/digest/internal/oneline"
+	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/templates"
 )
 
@@ -107,9 +108,12 @@ func (c Composer) hermes(sel Selection) hermes.Hermes {
 }
 
 func (c Composer) email(sel Selection, subject, pre string) hermes.Email {
-	accent := c.Brand.Accent
-	if accent == "" {
-		accent = templates.DefaultBrand.Accent
+	// The accent as drawn: darkened or lightened where the brand's own
+	// colour would fall below 4.5:1 (templates.Brand.Accents).
+	accent, accentDark := c.Brand.Accents()
+	brandName := c.Brand.Name
+	if brandName == "" {
+		brandName = templates.DefaultBrand.Name
 	}
 	lang := sel.List.Language
 	if lang == "" {
@@ -123,6 +127,11 @@ func (c Composer) email(sel Selection, subject, pre string) hermes.Email {
 		{Key: templates.MetaPostal, Value: sel.List.PostalAddress},
 		{Key: templates.MetaLang, Value: lang},
 		{Key: templates.MetaAccent, Value: accent},
+		{Key: metaAccentDark, Value: accentDark},
+		{Key: metaBrandName, Value: brandName},
+	}
+	if c.Brand.Link != "" {
+		meta = append(meta, hermes.Entry{Key: metaBrandLink, Value: c.Brand.Link})
 	}
 	if c.BaseURL != "" {
 		meta = append(meta, hermes.Entry{Key: templates.MetaArchiveURL, Value: ArchiveURL(c.BaseURL, sel.List.Name, sel.Date)})
@@ -134,11 +143,7 @@ func (c Composer) email(sel Selection, subject, pre string) hermes.Email {
 	for _, b := range sel.Blocks {
 		rows = append(rows, row(templates.KindSection, b.Section.DisplayName(), "", "", "", ""))
 		for _, st := range b.Stories {
-			r := row(templates.KindStory, st.Section, st.Title, st.URL, Truncate(st.Teaser, TeaserLength), "")
-			if img, ok := sel.Images[st.ID]; ok && img.URL != "" {
-				r = append(r, hermes.Entry{Key: templates.ColImage, Value: img.URL})
-			}
-			rows = append(rows, r)
+			rows = append(rows, withStory(row(templates.KindStory, st.Section, st.Title, st.URL, Truncate(st.Teaser, TeaserLength), ""), st, sel.Images))
 		}
 	}
 	for _, st := range sel.More {
@@ -152,6 +157,36 @@ func (c Composer) email(sel Selection, subject, pre string) hermes.Email {
 		Greeting:  " ",
 		Signature: " ",
 	}}
+}
+
+// Keys the theme reads beside the templates package's: the brand in the
+// dictionary (hermes.Product carries them too, as .Hermes.Product.Name
+// and .Link), and a lead story's byline in its row (its picture is
+// templates.ColImage). A key is absent when its value is empty, so the
+// theme tests for it with if.
+const (
+	metaBrandName = "brand_name"
+	metaBrandLink = "brand_link"
+	// metaAccentDark is the accent of dark mode's @media block.
+	metaAccentDark = "accent_dark"
+	colByline      = "byline"
+)
+
+// withStory adds the lead story's optional picture (sel.Images first,
+// then the stored one; its alt text is the title, already in the row)
+// and byline.
+func withStory(r []hermes.Entry, st stories.Story, images map[int64]Image) []hermes.Entry {
+	img := st.Image
+	if i, ok := images[st.ID]; ok && i.URL != "" {
+		img = i.URL
+	}
+	if img != "" {
+		r = append(r, hermes.Entry{Key: templates.ColImage, Value: img})
+	}
+	if st.Byline != "" {
+		r = append(r, hermes.Entry{Key: colByline, Value: st.Byline})
+	}
+	return r
 }
 
 func row(kind, section, title, link, teaser, date string) []hermes.Entry {
@@ -212,12 +247,20 @@ func preheader(sel Selection) string {
 
 // Truncate shortens s to at most max characters, cutting at the last word
 // boundary and adding an ellipsis, as the front page does with teasers.
+// Bytes that are not UTF-8 become U+FFFD, so a cut never splits one; a
+// max too small for the ellipsis gets as much of the ellipsis as fits.
 func Truncate(s string, max int) string {
-	s = strings.TrimSpace(s)
+	s = strings.TrimSpace(strings.ToValidUTF8(s, string(utf8.RuneError)))
 	if utf8.RuneCountInString(s) <= max {
 		return s
 	}
 	limit := max - utf8.RuneCountInString(Ellipsis)
+	if limit < 0 {
+		if max <= 0 {
+			return ""
+		}
+		return Ellipsis[:max]
+	}
 	cut, n := 0, 0
 	for i, r := range s {
 		if n == limit {

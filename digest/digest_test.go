@@ -12,36 +12,30 @@ import (
 	"time"
 
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/clock"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
+	"github.com/newsroom/digest/templates"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// clock is a settable time source shared by the stores under test.
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time { return c.t }
-
 type env struct {
 	ctx     context.Context
 	db      *store.DB
-	clock   *clock
+	clock   *clock.Manual
 	stories *stories.Store
 	eds     *digest.Editions
 	list    subscribers.List
 }
 
-func newEnv(t *testing.T, now time.Time) *env {
+func newEnv(t testing.TB, now time.Time) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "digest.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	c := &clock{now}
+	db := storetest.Open(t)
+	c := clock.NewManual(now)
 	subs := &subscribers.Store{DB: db, Now: c.Now}
 	list, err := subs.GetList(ctx, subscribers.DefaultList)
 	if err != nil {
@@ -50,13 +44,17 @@ func newEnv(t *testing.T, now time.Time) *env {
 	return &env{ctx: ctx, db: db, clock: c, stories: &stories.Store{DB: db, Now: c.Now}, eds: &digest.Editions{DB: db, Now: c.Now}, list: list}
 }
 
-// add stores a story published ago before the clock's time.
+// add stores a story published ago before the clock's time, stored when
+// it was published (as a feed polled at once would store it).
 func (e *env) add(t *testing.T, section, title string, ago time.Duration, score float64) int64 {
 	t.Helper()
 	st := stories.Story{Section: section, Title: title, URL: "https://news.example.com/" + strings.ReplaceAll(strings.ToLower(title), " ", "-"),
-		Teaser: "Teaser of " + title, PublishedAt: e.clock.t.Add(-ago), Score: score}
+		Teaser: "Teaser of " + title, PublishedAt: e.clock.Now().Add(-ago), Score: score}
 	if err := e.stories.Add(e.ctx, &st); err != nil {
 		t.Fatal(err)
+	}
+	if ago > 0 {
+		e.exec(t, `UPDATE stories SET created_at = published_at WHERE id = ?`, st.ID)
 	}
 	return st.ID
 }
@@ -103,13 +101,14 @@ func TestSelect(t *testing.T) {
 			wantBlocks: []string{"World: Pinned low", "World: High score", "World: Newer equal", "World: Older equal"},
 		},
 		{
-			name: "first edition looks back 24 hours only",
+			name: "first edition takes what is younger than the max age, nothing from the future",
 			setup: func(t *testing.T, e *env) {
 				e.add(t, "World", "Fresh", 23*time.Hour, 0)
-				e.add(t, "World", "Stale", 25*time.Hour, 0)
+				e.add(t, "World", "Older", 47*time.Hour, 0)
+				e.add(t, "World", "Stale", 49*time.Hour, 0)
 				e.add(t, "World", "Future", -time.Hour, 0)
 			},
-			wantBlocks: []string{"World: Fresh"},
+			wantBlocks: []string{"World: Fresh", "World: Older"},
 		},
 		{
 			name: "max per section, the rest under more headlines newest first",
@@ -200,7 +199,7 @@ func TestNextEditionSkipsSentStoriesAndStartsAtPreviousWindow(t *testing.T) {
 	}
 	// A story published before yesterday's edition but sent in it must not
 	// return; one published after it must.
-	e.clock.t = morning
+	e.clock.Set(morning)
 	e.add(t, "World", "Today", time.Hour, 0)
 	sel, err := e.eds.Select(e.ctx, e.list, "")
 	if err != nil {
@@ -280,6 +279,9 @@ func TestTruncate(t *testing.T) {
 		{"Word boundary exactly here and more", 28, "Word boundary exactly..."},
 		{"Ünïcödé wörds äre cöunted äs runes", 20, "Ünïcödé wörds äre..."},
 		{"Supercalifragilisticexpialidocious", 10, "Superca..."},
+		{"Two words", 2, ".."},
+		{"Two words", 0, ""},
+		{"caf\xe9 au lait and more", 12, "caf\uFFFD au..."},
 	}
 	for _, tt := range tests {
 		got := digest.Truncate(tt.in, tt.max)
@@ -301,7 +303,8 @@ func fixedSelection() digest.Selection {
 		Blocks: []digest.Block{
 			{Section: stories.Section{Name: "Americas"}, Stories: []stories.Story{
 				{ID: 1, Section: "Americas", Title: "Not ready to recognise Joe Biden as US president: Putin", URL: "https://news.example.com/putin?a=1&b=2",
-					Teaser: "'We will work with anyone who has the confidence of the American people,' Putin said on Russian state TV, adding that the decision not to congratulate Biden is a formality.", PublishedAt: pub},
+					Teaser: "'We will work with anyone who has the confidence of the American people,' Putin said on Russian state TV, adding that the decision not to congratulate Biden is a formality.", PublishedAt: pub,
+					Image: "https://news.example.com/images/putin-1200x675.jpg", Byline: "Ada Lovelace & Charles Babbage"},
 				{ID: 2, Section: "Americas", Title: `Escaping <script>alert("x")</script> & "quotes"`, URL: "https://news.example.com/escape", Teaser: "<b>not bold</b>", PublishedAt: pub},
 			}},
 			{Section: stories.Section{Name: "Economy"}, Stories: []stories.Story{
@@ -314,8 +317,12 @@ func fixedSelection() digest.Selection {
 	}
 }
 
+// goldenBrand is the golden edition's brand: a name and link of the
+// newsroom's, the default accent.
+var goldenBrand = templates.Brand{Name: "Springfield Shopper", Link: "https://shopper.example.com/"}
+
 func TestComposeGolden(t *testing.T) {
-	ed, err := digest.Composer{BaseURL: "https://news.example.com"}.Compose(fixedSelection())
+	ed, err := digest.Composer{BaseURL: "https://news.example.com", Brand: goldenBrand}.Compose(fixedSelection())
 	if err != nil {
 		t.Fatal(err)
 	}

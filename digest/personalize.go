@@ -14,12 +14,14 @@ import (
 type Recipient struct {
 	Name           string
 	UnsubscribeURL string
+	// PreferencesURL is the reader's preference page.
+	PreferencesURL string
 }
 
 // RecipientFor builds the personal fields of a subscriber of a list; the
 // unsubscribe link lives under the public base URL.
 func RecipientFor(sub subscribers.Subscriber, list, baseURL string) Recipient {
-	return Recipient{Name: sub.Name, UnsubscribeURL: UnsubscribeURL(baseURL, sub.Token, list)}
+	return Recipient{Name: sub.Name, UnsubscribeURL: UnsubscribeURL(baseURL, sub.Token, list), PreferencesURL: PreferencesURL(baseURL, sub.PrefToken)}
 }
 
 // UnsubscribeURL is the subscriber's one-click unsubscribe link for a
@@ -54,6 +56,7 @@ func (r Recipient) fields() [][2]string {
 	return [][2]string{
 		{templates.PlaceholderGreeting, Greeting(r.Name)},
 		{templates.PlaceholderUnsubscribeURL, r.UnsubscribeURL},
+		{templates.PlaceholderPreferencesURL, r.PreferencesURL},
 	}
 }
 
@@ -144,4 +147,13 @@ func fill(w io.Writer, segs []segment, r Recipient, escape bool) (int64, error) 
 		}
 	}
 	return total, nil
+}
+
+// PreferencesURL is the reader's preference page: BASE/p/TOKEN. Empty
+// without a token (a sample reader in the preview).
+func PreferencesURL(baseURL, token string) string {
+	if token == "" {
+		return strings.TrimRight(baseURL, "/") + "/preferences"
+	}
+	return strings.TrimRight(baseURL, "/") + "/p/" + url.PathEscape(token)
 }

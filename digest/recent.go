@@ -2,6 +2,7 @@ package digest
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/newsroom/digest/subscribers"
@@ -37,4 +38,14 @@ func (e *Editions) Recent(ctx context.Context, list subscribers.List, limit int)
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// CountForList counts the list's stored editions, what deleting the list
+// removes with it.
+func (e *Editions) CountForList(ctx context.Context, listID int64) (int64, error) {
+	var n int64
+	if err := e.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM editions WHERE list_id = ?`, listID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count editions: %w", err)
+	}
+	return n, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/newsroom/digest/internal/clock"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 )
 
@@ -34,11 +35,7 @@ func bigFeed(n int, prefix string) []byte {
 }
 
 func benchDB(b *testing.B) *store.DB {
-	db, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "digest.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
+	db := storetest.Open(b)
 	return db
 }
 
@@ -112,7 +109,7 @@ func BenchmarkRound500NotModified(b *testing.B) {
 	}))
 	defer srv.Close()
 	db := benchDB(b)
-	clk := &clock{t: testStart}
+	clk := clock.NewManual(testStart)
 	s := &Store{DB: db, Now: clk.Now}
 	for i := range feeds {
 		f := Feed{URL: fmt.Sprintf("%s/feed/%d.xml", srv.URL, i), AllowPrivate: true}

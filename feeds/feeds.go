@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/internal/oneline"
 	"github.com/newsroom/digest/store"
 )
@@ -113,12 +114,7 @@ type Store struct {
 	Now func() time.Time
 }
 
-func (s *Store) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Store) now() time.Time { return clock.Now(s.Now) }
 
 // ErrNotFound reports an unknown feed id.
 var ErrNotFound = errors.New("no such feed")

@@ -10,27 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/newsroom/digest/internal/clock"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 )
-
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // testStart is the fake clock's start: the fixtures' items are dated the
 // same morning.
@@ -42,7 +26,7 @@ type env struct {
 	t      *testing.T
 	ctx    context.Context
 	db     *store.DB
-	clock  *clock
+	clock  *clock.Manual
 	feeds  *Store
 	poller *Poller
 	mux    *http.ServeMux
@@ -53,12 +37,8 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), clock: &clock{t: testStart}, mux: http.NewServeMux()}
-	db, err := store.Open(e.ctx, filepath.Join(t.TempDir(), "digest.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	e := &env{t: t, ctx: context.Background(), clock: clock.NewManual(testStart), mux: http.NewServeMux()}
+	db := storetest.Open(t)
 	e.db = db
 	e.feeds = &Store{DB: db, Now: e.clock.Now}
 	// The test server is on loopback: the fetcher's guard is lifted for

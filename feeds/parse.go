@@ -13,6 +13,8 @@ import (
 	"github.com/mmcdole/gofeed"
 	ext "github.com/mmcdole/gofeed/extensions"
 	"golang.org/x/net/html"
+
+	"github.com/newsroom/digest/internal/oneline"
 )
 
 // MaxTeaser caps the teaser kept from an item's summary, in runes: the
@@ -138,7 +140,8 @@ func sniff(body []byte) string {
 	return ""
 }
 
-func oneLineErr(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
+// oneLineErr folds an error onto one line (internal/oneline).
+func oneLineErr(err error) string { return oneline.String(err.Error()) }
 
 func first(s []string) string {
 	if len(s) > 0 {
@@ -222,13 +225,13 @@ func plainText(s string) string {
 	} else {
 		s = html.UnescapeString(s)
 	}
-	return strings.Join(strings.Fields(s), " ")
+	return oneline.String(s)
 }
 
 // teaser is an item's summary as text: tags removed, entities decoded,
 // white space folded, cut at MaxTeaser runes.
 func teaser(s string) string {
-	t := strings.Join(strings.Fields(htmlText(s)), " ")
+	t := oneline.String(htmlText(s))
 	if utf8.RuneCountInString(t) > MaxTeaser {
 		r := []rune(t)[:MaxTeaser]
 		t = strings.TrimSpace(string(r))

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/store"
 )
 
@@ -68,12 +69,7 @@ func NewToken() string {
 	return hex.EncodeToString(b)
 }
 
-func (l *Lease) now() time.Time {
-	if l.Now != nil {
-		return l.Now()
-	}
-	return time.Now()
-}
+func (l *Lease) now() time.Time { return clock.Now(l.Now) }
 
 // Info is a lease row: who holds it, since when, until when, for what.
 type Info struct {

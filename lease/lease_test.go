@@ -5,42 +5,34 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/newsroom/digest/internal/clock"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 )
 
 func openDB(t *testing.T) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "digest.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t)
 	return db
 }
-
-// clock is a settable time for leases under test.
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time { return c.t }
 
 func TestLeaseIsExclusiveAndExpires(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
-	c := &clock{time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)}
-	start := c.t
+	start := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
+	c := clock.NewManual(start)
 	host, _ := os.Hostname()
 	mk := func(holder string) *Lease {
-		return &Lease{DB: db, Name: "scheduler", Holder: holder, Token: holder, PID: os.Getpid(), Host: host, TTL: 30 * time.Second, Now: c.now}
+		return &Lease{DB: db, Name: "scheduler", Holder: holder, Token: holder, PID: os.Getpid(), Host: host, TTL: 30 * time.Second, Now: c.Now}
 	}
 	a, b := mk("a"), mk("b")
 	step := func(l *Lease, at time.Duration, want bool) {
 		t.Helper()
-		c.t = start.Add(at)
+		c.Set(start.Add(at))
 		got, _, err := l.Acquire(ctx)
 		if err != nil || got != want {
 			t.Fatalf("%s at +%s: got %v (%v), want %v", l.Holder, at, got, err, want)

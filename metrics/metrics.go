@@ -46,6 +46,8 @@ type Metrics struct {
 	// RelayUp is 1 while a relay takes mail, 0 while it rests after
 	// failing as a whole.
 	RelayUp *prometheus.GaugeVec
+
+	totals *totalsCollector
 }
 
 // New creates the metrics on a fresh registry.
@@ -93,7 +95,9 @@ func New() *Metrics {
 			Name: "digest_relay_up", Help: "1 while the SMTP relay takes mail, 0 while it rests after failing as a whole.",
 		}, []string{"relay"}),
 	}
+	m.totals = &totalsCollector{}
 	m.Registry.MustRegister(
+		m.totals,
 		m.EditionsBuilt, m.MessagesSent, m.MessagesDeferred, m.MessagesFailed,
 		m.SendDuration, m.LastSuccess, m.Runs, m.Leader, m.Unsubscribes, m.Resubscribes, m.RelayMessages, m.RelayUp,
 		collectors.NewGoCollector(),

@@ -16,47 +16,13 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/newsroom/digest/internal/browsertest"
 	"github.com/newsroom/digest/preview"
 )
 
-// chromiumPath is where Debian's chromium package installs the browser.
-const chromiumPath = "/usr/bin/chromium"
-
-// browser starts headless Chromium for the test, or skips the test when
-// it is not installed (and fails instead under DIGEST_REQUIRE_BROWSER=1,
-// as CI sets it, so a missing browser cannot pass unnoticed).
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		msg := fmt.Sprintf("browser test needs Chromium at %s (apt-get install chromium): %v", chromiumPath, err)
-		if os.Getenv("DIGEST_REQUIRE_BROWSER") == "1" {
-			t.Fatal(msg + "; DIGEST_REQUIRE_BROWSER=1 makes this a failure")
-		}
-		t.Skip(msg)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelBrowser := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelBrowser(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", chromiumPath, err)
-	}
-	return ctx
-}
+// browser starts headless Chromium for the test (see browsertest.Start:
+// skipped without it, a failure under DIGEST_REQUIRE_BROWSER=1).
+func browser(t *testing.T) context.Context { return browsertest.Start(t) }
 
 // element is what the test learns about a link inside the email.
 type element struct {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
@@ -59,12 +60,7 @@ type Source struct {
 	Now     func() time.Time
 }
 
-func (s *Source) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Source) now() time.Time { return clock.Now(s.Now) }
 
 func (s *Source) subs() *subscribers.Store { return &subscribers.Store{DB: s.DB, Now: s.Now} }
 func (s *Source) eds() *digest.Editions    { return &digest.Editions{DB: s.DB, Now: s.Now} }
@@ -84,6 +80,18 @@ type Edition struct {
 	Selection *digest.Selection
 	// Items are the edition's stories in the order they appear.
 	Items []Item
+	// Variant is the reader variant shown (see Source.ForReader);
+	// digest.BaseKey for the edition itself.
+	Variant digest.VariantKey
+	// Notes are warnings about whom the edition is shown for, added to
+	// the checks of its views.
+	Notes []Warning
+}
+
+// IsVariant reports whether a reader variant is shown, not the edition
+// itself.
+func (e Edition) IsVariant() bool {
+	return e.Variant != digest.BaseKey && e.Variant != digest.VariantKey{}
 }
 
 // Item is one story of an edition and where it appears.
@@ -144,7 +152,7 @@ func (s *Source) Load(ctx context.Context, listName, date string) (Edition, erro
 	if err != nil {
 		return Edition{}, err
 	}
-	out := Edition{Edition: ed, List: list, Next: date == NextDate, Selection: &sel}
+	out := Edition{Edition: ed, List: list, Next: date == NextDate, Selection: &sel, Variant: digest.BaseKey}
 	for _, b := range sel.Blocks {
 		for _, st := range b.Stories {
 			out.Items = append(out.Items, Item{Story: st, Lead: true})
@@ -157,14 +165,22 @@ func (s *Source) Load(ctx context.Context, listName, date string) (Edition, erro
 }
 
 func (s *Source) stored(ctx context.Context, list subscribers.List, ed digest.Edition) (Edition, error) {
-	out := Edition{Edition: ed, List: list, Stored: true}
+	out := Edition{Edition: ed, List: list, Stored: true, Variant: digest.BaseKey}
+	var err error
+	out.Items, err = s.items(ctx, ed)
+	return out, err
+}
+
+// items are the stories of a composed edition or variant, in order.
+func (s *Source) items(ctx context.Context, ed digest.Edition) ([]Item, error) {
 	st := &stories.Store{DB: s.DB, Now: s.Now}
+	var out []Item
 	for i, id := range ed.StoryIDs {
 		story, err := st.Get(ctx, id)
 		if err != nil {
 			return out, fmt.Errorf("edition %d: %w", ed.ID, err)
 		}
-		out.Items = append(out.Items, Item{Story: story, Lead: i < ed.Leads})
+		out = append(out, Item{Story: story, Lead: i < ed.Leads})
 	}
 	return out, nil
 }
@@ -186,7 +202,7 @@ type Header struct {
 // Warning is something an editor should look at before sending.
 type Warning struct {
 	// Kind is a short stable key: no-teaser, duplicate-url, cut,
-	// clipped, nothing-new, placeholder.
+	// left-out, expired, expiring, clipped, nothing-new, placeholder.
 	Kind    string
 	Message string
 }
@@ -227,7 +243,7 @@ func (s *Source) Render(ed Edition, rcpt subscribers.Subscriber, subjectPrefix s
 	if err := v.parse(); err != nil {
 		return v, fmt.Errorf("read back message: %w", err)
 	}
-	v.Warnings = Check(ed, v.HTMLPartBytes, v.HTML+v.Text)
+	v.Warnings = append(Check(ed, v.HTMLPartBytes, v.HTML+v.Text), ed.Notes...)
 	return v, nil
 }
 
@@ -342,6 +358,9 @@ func Check(ed Edition, htmlPartBytes int, body string) []Warning {
 		seen[key] = it
 	}
 	if ed.Selection != nil {
+		for _, line := range ed.Selection.LeftOutReport() {
+			add(line.Kind, "%s", strings.ToUpper(line.Text[:1])+line.Text[1:]+".")
+		}
 		for _, b := range ed.Selection.Blocks {
 			if b.Cut > 0 {
 				add("cut", "Section %s showed %d of %d new stories: %d cut at its limit of %d (raise it with digest sections set %q --max N, or pin the ones that matter).",

@@ -7,13 +7,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/preview"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
@@ -37,11 +37,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "digest.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t)
 	e := &env{t: t, ctx: ctx, db: db, now: morning}
 	clock := func() time.Time { return e.now }
 	e.stories = &stories.Store{DB: db, Now: clock}
@@ -404,28 +400,13 @@ func TestServerPages(t *testing.T) {
 	}
 }
 
-func between(s, a, b string) string {
-	i := strings.Index(s, a)
-	if i < 0 {
-		return ""
-	}
-	s = s[i+len(a):]
-	if j := strings.Index(s, b); j >= 0 {
-		return s[:j]
-	}
-	return s
-}
+func between(s, a, b string) string { return storetest.Between(s, a, b) }
 
 func TestListenOnTakenPortNamesThePort(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	addr := ln.Addr().String()
+	addr := storetest.HoldPort(t)
 	_, port, _ := net.SplitHostPort(addr)
-	_, err = preview.Listen(addr)
-	if err == nil || !strings.Contains(err.Error(), "port "+port+" is already in use") {
+	_, err := preview.Listen(addr)
+	if err == nil || !strings.Contains(err.Error(), "port "+port+" is already in use") || !strings.Contains(err.Error(), "--addr") {
 		t.Fatalf("got %v", err)
 	}
 	if !preview.IsLoopback(preview.DefaultAddr) || preview.IsLoopback("0.0.0.0:8025") {

@@ -11,11 +11,12 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"syscall"
+	"strings"
 	"time"
 
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/internal/fitness"
+	"github.com/newsroom/digest/internal/listen"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -157,6 +158,23 @@ func (s *Server) view(w http.ResponseWriter, r *http.Request) (View, bool) {
 		s.fail(w, status, "No such subscriber", err)
 		return View{}, false
 	}
+	if q := r.URL.Query().Get("variant"); q != "" {
+		p, err := ParseVariant(q)
+		if err == nil {
+			ed, err = s.Source.Variant(ctx, ed, p)
+		}
+		if err != nil {
+			s.fail(w, http.StatusNotFound, "No such variant", err)
+			return View{}, false
+		}
+	} else if ed, err = s.Source.ForReader(ctx, ed, rcpt); err != nil {
+		status := http.StatusInternalServerError
+		if errors.Is(err, ErrNothingForReader) {
+			status = http.StatusNotFound
+		}
+		s.fail(w, status, "Nothing for this reader", err)
+		return View{}, false
+	}
 	v, err := s.Source.Render(ed, rcpt, "")
 	if err != nil {
 		s.fail(w, http.StatusInternalServerError, "The edition could not be rendered", err)
@@ -172,19 +190,39 @@ func (s *Server) edition(w http.ResponseWriter, r *http.Request) {
 	}
 	list, date, as := r.PathValue("list"), r.PathValue("date"), r.URL.Query().Get("as")
 	title := v.Edition.List.DisplayTitle() + " · " + v.Edition.Date
+	variants, err := s.Source.VariantsOf(r.Context(), v.Edition)
+	if err != nil {
+		s.fail(w, http.StatusInternalServerError, "The store could not be read", err)
+		return
+	}
+	q := r.URL.Query()
+	q.Del("as")
+	partQuery := func(part string) string {
+		u := partURL(list, date, part, as)
+		if vq := q.Get("variant"); vq != "" {
+			sep := "?"
+			if strings.Contains(u, "?") {
+				sep = "&"
+			}
+			u += sep + "variant=" + url.QueryEscape(vq)
+		}
+		return u
+	}
 	s.render(w, http.StatusOK, "edition.html", map[string]any{
 		"Title":       title,
 		"View":        v,
 		"As":          as,
 		"Built":       v.Edition.CreatedAt.Format("2006-01-02 15:04 MST"),
 		"SelfURL":     EditionURL(list, date, ""),
-		"HTMLURL":     partURL(list, date, "html", as),
-		"TextURL":     partURL(list, date, "text", as),
-		"EMLURL":      partURL(list, date, "eml", as),
+		"HTMLURL":     partQuery("html"),
+		"TextURL":     partQuery("text"),
+		"EMLURL":      partQuery("eml"),
+		"Variants":    variants,
 		"MessageSize": FormatBytes(len(v.Message)),
 		"HTMLSize":    FormatBytes(v.HTMLPartBytes),
 		"ClipShare":   fmt.Sprintf("%.0f", 100*float64(v.HTMLPartBytes)/GmailClipBytes),
 		"Fitness":     s.fitnessOf(r.Context(), v),
+		"Report":      s.reportOf(r.Context(), v.Edition),
 		"Targets":     fmt.Sprintf("at least %.0f %% supported, at most %.1f %% unsupported", fitness.MinSupported, fitness.MaxUnsupported),
 	})
 }
@@ -235,22 +273,9 @@ func (s *Server) fail(w http.ResponseWriter, status int, title string, err error
 }
 
 // Listen opens the preview's address. A port already taken gets an
-// error that names it and says what to do.
-func Listen(addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err == nil {
-		return ln, nil
-	}
-	_, port, _ := net.SplitHostPort(addr)
-	switch {
-	case errors.Is(err, syscall.EADDRINUSE):
-		return nil, fmt.Errorf("port %s is already in use (listening on %s): stop what runs there or pick another with --addr 127.0.0.1:PORT", port, addr)
-	case errors.Is(err, syscall.EACCES):
-		return nil, fmt.Errorf("port %s needs privileges (listening on %s): pick a port above 1023 with --addr", port, addr)
-	default:
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-}
+// error that names it and says what to do (internal/listen, naming
+// --addr).
+func Listen(addr string) (net.Listener, error) { return listen.TCP(addr, "--addr") }
 
 // IsLoopback reports whether addr's host is a loopback address or
 // localhost, so the CLI can warn before exposing unsent editions.

@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,48 +12,17 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/internal/smtptest"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/metrics"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
 )
 
-// clock is a settable time source; nil-safe callers use time.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 // logBuf collects log output from several goroutines.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuf = storetest.Buffer
 
 // env is one database file with an SMTP server and a clock.
 type env struct {
@@ -68,12 +36,12 @@ type env struct {
 }
 
 // newEnv opens a database; a zero start means the real clock.
-func newEnv(t *testing.T, start time.Time, configure func(*smtptest.Server)) (*env, *clock) {
+func newEnv(t *testing.T, start time.Time, configure func(*smtptest.Server)) (*env, *clock.Manual) {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), path: filepath.Join(t.TempDir(), "digest.db"), logs: &logBuf{}, now: time.Now}
-	var c *clock
+	var c *clock.Manual
 	if !start.IsZero() {
-		c = &clock{t: start}
+		c = clock.NewManual(start)
 		e.now = c.Now
 	}
 	e.db = e.open()
@@ -188,13 +156,7 @@ func (e *env) start(s *Scheduler) (stop func()) {
 // bound, so a broken scheduler cannot hang the suite.
 func (e *env) waitFor(what string, cond func() bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("gave up waiting for %s\nlogs:\n%s", what, e.logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	storetest.WaitUntil(e.t, what, cond, func() string { return "logs:\n" + e.logs.String() })
 }
 
 func (e *env) run(listID int64, date string) (Run, bool) {

@@ -118,23 +118,22 @@ func (r runs) skip(ctx context.Context, listID int64, date string, fire, now tim
 	return nil
 }
 
-// lastSuccesses returns, per list name, when its last run that ended
+// lastSuccesses returns, per list id, when its last run that ended
 // without error (sent or nothing new) finished.
-func (r runs) lastSuccesses(ctx context.Context) (map[string]time.Time, error) {
-	rows, err := r.db.QueryContext(ctx, `SELECT l.name, MAX(r.finished_at) FROM schedule_runs r JOIN lists l ON l.id = r.list_id
-		WHERE r.outcome IN ('sent', 'nothing_new') AND r.finished_at IS NOT NULL GROUP BY l.name`)
+func (r runs) lastSuccesses(ctx context.Context) (map[int64]time.Time, error) {
+	rows, err := r.db.QueryContext(ctx, `SELECT list_id, MAX(finished_at) FROM schedule_runs
+		WHERE outcome IN ('sent', 'nothing_new') AND finished_at IS NOT NULL GROUP BY list_id`)
 	if err != nil {
 		return nil, fmt.Errorf("read runs: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]time.Time{}
+	out := map[int64]time.Time{}
 	for rows.Next() {
-		var name string
-		var t int64
-		if err := rows.Scan(&name, &t); err != nil {
+		var id, t int64
+		if err := rows.Scan(&id, &t); err != nil {
 			return nil, fmt.Errorf("read runs: %w", err)
 		}
-		out[name] = time.Unix(t, 0).UTC()
+		out[id] = time.Unix(t, 0).UTC()
 	}
 	return out, rows.Err()
 }

@@ -40,6 +40,7 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/lease"
 	"github.com/newsroom/digest/metrics"
 	"github.com/newsroom/digest/schedule"
@@ -112,12 +113,7 @@ type Scheduler struct {
 	wg           sync.WaitGroup
 }
 
-func (s *Scheduler) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Scheduler) now() time.Time { return clock.Now(s.Now) }
 
 func (s *Scheduler) setDefaults() {
 	if s.Grace < 0 {
@@ -233,8 +229,19 @@ func (s *Scheduler) initMetrics(ctx context.Context) {
 		s.Logger.Warn("cannot read past runs for the metrics", "err", err)
 		return
 	}
-	for name, t := range last {
-		s.Metrics.Succeeded(name, t)
+	if len(last) == 0 {
+		return
+	}
+	// The metrics are per list name, which the lists' owner holds.
+	lists, err := s.Subs.ScheduledLists(ctx)
+	if err != nil {
+		s.Logger.Warn("cannot read the lists for the metrics", "err", err)
+		return
+	}
+	for _, l := range lists {
+		if t, ok := last[l.ID]; ok {
+			s.Metrics.Succeeded(l.Name, t)
+		}
 	}
 }
 

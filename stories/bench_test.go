@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/newsroom/digest/internal/benchmem"
+	"github.com/newsroom/digest/internal/peakmem"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 )
@@ -46,12 +46,12 @@ func BenchmarkImport300k(b *testing.B) {
 			b.Fatal(err)
 		}
 		runtime.GC()
-		benchmem.ResetPeakRSS()
-		peak := benchmem.Watch()
+		peakmem.ResetPeakRSS()
+		peak := peakmem.Watch()
 		start := time.Now()
 		got, err := (&stories.Store{DB: db}).Import(ctx, f)
 		took := time.Since(start)
-		goPeak, rss := peak(), benchmem.PeakRSS()
+		goPeak, rss := peak(), peakmem.PeakRSS()
 		f.Close()
 		if err != nil || got != n {
 			b.Fatalf("import: %d, %v", got, err)

@@ -168,18 +168,18 @@ func ParseBatch(data []byte, now time.Time) ([]Story, []ItemError, error) {
 	var out []Story
 	var bad []ItemError
 	for i, raw := range raws {
-		var rec record
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&rec); err != nil {
-			bad = append(bad, ItemError{i, fmt.Sprintf("not a JSON story object: %v", err)})
+		rec, err := decodeRecord(raw)
+		if err != nil {
+			bad = append(bad, ItemError{i, err.Error()})
 			continue
 		}
-		if dec.More() {
-			bad = append(bad, ItemError{i, "more than one JSON value: send an array for several stories"})
-			continue
+		// The push API is a contract of its own (issue 13): a field it
+		// does not know is refused, where a file import ignores it.
+		ignored := map[string]int{}
+		st, err := rec.story(now, ignored)
+		if err == nil && len(ignored) > 0 {
+			err = fmt.Errorf("unknown field %q: the push API takes %s", firstKey(ignored), knownFieldList())
 		}
-		st, err := rec.story(now)
 		if err != nil {
 			bad = append(bad, ItemError{i, err.Error()})
 			continue

@@ -23,11 +23,11 @@ type stage struct {
 }
 
 // stageBatch is how many stories go to the staging table per statement
-// (7 parameters each): with SQLite in pure Go the statement, not the row,
+// (9 parameters each): with SQLite in pure Go the statement, not the row,
 // is what costs.
 const stageBatch = 200
 
-const stageColumns = 7
+const stageColumns = 9
 
 func newStage(ctx context.Context, db *store.DB) (*stage, error) {
 	conn, err := db.Conn(ctx)
@@ -38,10 +38,11 @@ func newStage(ctx context.Context, db *store.DB) (*stage, error) {
 	if _, err := conn.ExecContext(ctx, `DROP TABLE IF EXISTS temp.story_import`); err == nil {
 		_, err = conn.ExecContext(ctx, `CREATE TEMP TABLE story_import (
 			seq INTEGER PRIMARY KEY, section TEXT NOT NULL, title TEXT NOT NULL, url TEXT NOT NULL,
-			teaser TEXT NOT NULL, published_at INTEGER NOT NULL, score REAL NOT NULL)`)
+			teaser TEXT NOT NULL, published_at INTEGER NOT NULL, score REAL NOT NULL,
+			image TEXT NOT NULL, byline TEXT NOT NULL)`)
 	}
-	const insert = `INSERT INTO temp.story_import (seq, section, title, url, teaser, published_at, score) VALUES `
-	const row = `(?, ?, ?, ?, ?, ?, ?)`
+	const insert = `INSERT INTO temp.story_import (seq, section, title, url, teaser, published_at, score, image, byline) VALUES `
+	const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	if err == nil {
 		st.full, err = conn.PrepareContext(ctx, insert+strings.Repeat(row+", ", stageBatch-1)+row)
 	}
@@ -58,7 +59,7 @@ func newStage(ctx context.Context, db *store.DB) (*stage, error) {
 // add stages one checked story.
 func (st *stage) add(ctx context.Context, s Story) error {
 	st.seq++
-	st.args = append(st.args, st.seq, oneLine(s.Section), s.Title, s.URL, s.Teaser, s.PublishedAt.Unix(), s.Score)
+	st.args = append(st.args, st.seq, oneLine(s.Section), s.Title, s.URL, s.Teaser, s.PublishedAt.Unix(), s.Score, s.Image, s.Byline)
 	if len(st.args) == stageBatch*stageColumns {
 		if _, err := st.full.ExecContext(ctx, st.args...); err != nil {
 			return fmt.Errorf("import: staging table: %w", err)
@@ -113,8 +114,8 @@ func (st *stage) commit(ctx context.Context, now time.Time) error {
 	}
 	// WHERE true: SQLite's rule for an upsert fed by a SELECT.
 	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO stories (section_id, title, url, teaser, published_at, score, created_at, updated_at)
-		SELECT c.id, i.title, i.url, i.teaser, i.published_at, i.score, ?1, ?1
+		INSERT INTO stories (section_id, title, url, teaser, published_at, score, image, byline, created_at, updated_at)
+		SELECT c.id, i.title, i.url, i.teaser, i.published_at, i.score, i.image, i.byline, ?1, ?1
 		FROM temp.story_import i JOIN sections c ON c.name = i.section WHERE true ORDER BY i.seq
 		`+onURLConflict, now.Unix()); err != nil {
 		return fmt.Errorf("import: store stories: %w", err)

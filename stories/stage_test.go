@@ -69,3 +69,35 @@ func TestImportSameURLTwiceKeepsTheLast(t *testing.T) {
 		t.Errorf("stored %q in %q (%d rows), want the last line's", title, section, countRows(t, db, "stories"))
 	}
 }
+
+// The staged import keeps what the format carries beyond the basics
+// (image, byline, a score given as text, a feed's date form) and, with
+// SkipBad, stores the good stories of a file with bad ones in it,
+// counting both.
+func TestStagedImportKeepsImageBylineAndSkipsBad(t *testing.T) {
+	ctx := context.Background()
+	s, db := newStore(t)
+	in := `{"section": "news", "title": "Good", "url": "https://example.com/g", "image": "https://cdn.example.com/g.jpg", "byline": "Ada Lovelace", "score": "4", "published_at": "Sat, 28 Nov 2026 06:00 GMT", "author": "Desk"}
+{"section": "news", "title": "Bad", "url": "not a url"}
+{"section": "news", "title": "Also good", "url": "https://example.com/h"}
+`
+	res, err := s.ImportWith(ctx, strings.NewReader(in), stories.ImportOptions{SkipBad: true})
+	if err != nil {
+		t.Fatalf("ImportWith: %v", err)
+	}
+	if res.Imported != 2 || len(res.Bad) != 1 || res.Bad[0].Line != 2 || res.Ignored["author"] != 1 {
+		t.Fatalf("result: imported %d, bad %v, ignored %v; want 2, line 2, author once", res.Imported, res.Bad, res.Ignored)
+	}
+	var image, byline string
+	var score float64
+	var published int64
+	if err := db.QueryRow(`SELECT image, byline, score, published_at FROM stories WHERE url = 'https://example.com/g'`).Scan(&image, &byline, &score, &published); err != nil {
+		t.Fatal(err)
+	}
+	if image != "https://cdn.example.com/g.jpg" || byline != "Ada Lovelace" || score != 4 || published != 1795845600 {
+		t.Errorf("stored image %q byline %q score %v published %d", image, byline, score, published)
+	}
+	if got := countRows(t, db, "stories"); got != 2 {
+		t.Errorf("stories rows = %d, want 2", got)
+	}
+}

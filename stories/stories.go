@@ -10,7 +10,10 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/internal/oneline"
 	"github.com/newsroom/digest/store"
 )
@@ -29,6 +32,10 @@ type Story struct {
 	Score       float64   `json:"score"`
 	Pinned      bool      `json:"pinned"`
 	Hidden      bool      `json:"hidden"`
+	// Image is the URL of the story's picture (http or https), or "".
+	Image string `json:"image,omitempty"`
+	// Byline names the story's authors, or is "".
+	Byline string `json:"byline,omitempty"`
 }
 
 // Section groups stories in the digest.
@@ -40,13 +47,36 @@ type Section struct {
 	MaxStories int    `json:"max_stories"`
 }
 
-// DisplayName is the title shown in the digest: the section's title, or
-// its name when no title was set.
+// DisplayName is the title shown in the digest: the section's title, or,
+// until an editor sets one, a title made from its name (see AutoTitle).
 func (s Section) DisplayName() string {
 	if s.Title != "" {
 		return s.Title
 	}
-	return s.Name
+	return AutoTitle(s.Name)
+}
+
+// TitleAutomatic reports whether the displayed title was made from a
+// slug name (see AutoTitle) because no editor set one.
+func (s Section) TitleAutomatic() bool { return s.Title == "" && AutoTitle(s.Name) != s.Name }
+
+// AutoTitle makes a readable title from a section name that an import or
+// a feed created as a slug: "weather" is shown "Weather", "rest-of-asia"
+// "Rest Of Asia". A name with capitals or spaces was written for people
+// and is kept as it is.
+func AutoTitle(name string) string {
+	if strings.ContainsAny(name, " ") || strings.ToLower(name) != name {
+		return name
+	}
+	words := strings.FieldsFunc(name, func(r rune) bool { return r == '-' || r == '_' })
+	for i, w := range words {
+		r, n := utf8.DecodeRuneInString(w)
+		words[i] = string(unicode.ToTitle(r)) + w[n:]
+	}
+	if len(words) == 0 {
+		return name
+	}
+	return strings.Join(words, " ")
 }
 
 // Store reads and writes stories and sections.
@@ -56,12 +86,7 @@ type Store struct {
 	Now func() time.Time
 }
 
-func (s *Store) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Store) now() time.Time { return clock.Now(s.Now) }
 
 // Normalize trims the story's fields, collapses line breaks in single-line
 // fields and checks what a story needs: a section, a title and an http(s)
@@ -70,7 +95,9 @@ func Normalize(st *Story) error {
 	st.Section = oneLine(st.Section)
 	st.Title = oneLine(st.Title)
 	st.URL = strings.TrimSpace(st.URL)
-	st.Teaser = strings.TrimSpace(st.Teaser)
+	st.Teaser = oneline.Text(st.Teaser)
+	st.Byline = oneLine(st.Byline)
+	st.Image = strings.TrimSpace(st.Image)
 	if st.Section == "" {
 		return errors.New("story has no section: give it a section name")
 	}
@@ -86,7 +113,29 @@ func Normalize(st *Story) error {
 	if st.PublishedAt.IsZero() {
 		return errors.New("story has no publication time")
 	}
+	if st.Image != "" {
+		if err := checkImage(st.Image); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// checkImage accepts an absolute http(s) URL for a story's picture: a
+// data: or javascript: URL never reaches a reader's mail client.
+func checkImage(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(raw, " \t\r\n\"'<>") {
+		return fmt.Errorf("image %q is not an absolute http(s) URL: use https://host/picture.jpg or leave it out", clipURL(raw))
+	}
+	return nil
+}
+
+func clipURL(s string) string {
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
 }
 
 // CheckURL accepts absolute http and https URLs only.
@@ -139,6 +188,8 @@ const onURLConflict = `ON CONFLICT (url) DO UPDATE SET
 			title = CASE WHEN stories.edited & 1 <> 0 THEN stories.title ELSE excluded.title END,
 			teaser = CASE WHEN stories.edited & 2 <> 0 THEN stories.teaser ELSE excluded.teaser END,
 			score = CASE WHEN stories.edited & 8 <> 0 THEN stories.score ELSE excluded.score END,
+			image = CASE WHEN excluded.image <> '' THEN excluded.image ELSE stories.image END,
+			byline = CASE WHEN excluded.byline <> '' THEN excluded.byline ELSE stories.byline END,
 			published_at = excluded.published_at, updated_at = excluded.updated_at`
 
 func (s *Store) upsert(ctx context.Context, tx *sql.Tx, st *Story) error {
@@ -148,11 +199,11 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, st *Story) error {
 	}
 	now := s.now().Unix()
 	err = tx.QueryRowContext(ctx, `
-		INSERT INTO stories (section_id, title, url, teaser, published_at, score, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		INSERT INTO stories (section_id, title, url, teaser, published_at, score, image, byline, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		`+onURLConflict+`
 		RETURNING id, pinned, hidden, title, teaser, score, (SELECT name FROM sections WHERE id = stories.section_id)`,
-		sec.ID, st.Title, st.URL, st.Teaser, st.PublishedAt.Unix(), st.Score, now, now,
+		sec.ID, st.Title, st.URL, st.Teaser, st.PublishedAt.Unix(), st.Score, st.Image, st.Byline, now, now,
 	).Scan(&st.ID, &st.Pinned, &st.Hidden, &st.Title, &st.Teaser, &st.Score, &st.Section)
 	if err != nil {
 		return fmt.Errorf("store story %q: %w", st.URL, err)
@@ -180,12 +231,12 @@ func EnsureSection(ctx context.Context, q store.Querier, name string, now time.T
 	return sec, err
 }
 
-const storyColumns = `s.id, c.name, s.title, s.url, s.teaser, s.published_at, s.score, s.pinned, s.hidden`
+const storyColumns = `s.id, c.name, s.title, s.url, s.teaser, s.published_at, s.score, s.pinned, s.hidden, s.image, s.byline`
 
 func scanStory(sc interface{ Scan(...any) error }) (Story, error) {
 	var st Story
 	var published int64
-	err := sc.Scan(&st.ID, &st.Section, &st.Title, &st.URL, &st.Teaser, &published, &st.Score, &st.Pinned, &st.Hidden)
+	err := sc.Scan(&st.ID, &st.Section, &st.Title, &st.URL, &st.Teaser, &published, &st.Score, &st.Pinned, &st.Hidden, &st.Image, &st.Byline)
 	st.PublishedAt = time.Unix(published, 0).UTC()
 	return st, err
 }

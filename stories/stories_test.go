@@ -3,12 +3,12 @@ package stories_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 )
@@ -18,21 +18,13 @@ var testNow = time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC)
 // newStore opens a fresh SQLite database with a fixed clock.
 func newStore(t *testing.T) (*stories.Store, *store.DB) {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "d.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t)
 	return &stories.Store{DB: db, Now: func() time.Time { return testNow }}, db
 }
 
 func countRows(t *testing.T, db *store.DB, table string) int {
 	t.Helper()
-	var n int
-	if err := db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return storetest.Count(t, db, `SELECT COUNT(*) FROM `+table)
 }
 
 func TestNormalize(t *testing.T) {
@@ -114,6 +106,20 @@ func sectionNames(secs []stories.Section) []string {
 	return out
 }
 
+// wantSections reads the sections and fails t unless their names are
+// want, in order; it returns them for further checks.
+func wantSections(t *testing.T, s *stories.Store, want ...string) []stories.Section {
+	t.Helper()
+	secs, err := s.Sections(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sectionNames(secs); !reflect.DeepEqual(got, want) {
+		t.Fatalf("sections = %v, want %v", got, want)
+	}
+	return secs
+}
+
 func TestAddCreatesSectionsInOrder(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
@@ -130,13 +136,7 @@ func TestAddCreatesSectionsInOrder(t *testing.T) {
 			t.Errorf("Add without time: PublishedAt = %v, want store clock %v", st.PublishedAt, testNow)
 		}
 	}
-	secs, err := s.Sections(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := sectionNames(secs), []string{"news", "sport", "culture"}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("sections = %v, want %v", got, want)
-	}
+	secs := wantSections(t, s, "news", "sport", "culture")
 	for i, sec := range secs {
 		if got, want := sec.MaxStories, stories.DefaultMaxStories; got != want {
 			t.Errorf("section %s max = %d, want %d", sec.Name, got, want)
@@ -147,8 +147,10 @@ func TestAddCreatesSectionsInOrder(t *testing.T) {
 		if i > 0 && sec.Order <= secs[i-1].Order {
 			t.Errorf("section %s order %d not after %s order %d", sec.Name, sec.Order, secs[i-1].Name, secs[i-1].Order)
 		}
-		if got, want := sec.DisplayName(), sec.Name; got != want {
-			t.Errorf("DisplayName = %q, want %q (no title set)", got, want)
+		// A slug name an import created reads as a title until an
+		// editor sets one.
+		if got, want := sec.DisplayName(), strings.ToUpper(sec.Name[:1])+sec.Name[1:]; got != want || !sec.TitleAutomatic() {
+			t.Errorf("DisplayName = %q (automatic %v), want %q, automatic (no title set)", got, sec.TitleAutomatic(), want)
 		}
 	}
 
@@ -161,13 +163,7 @@ func TestAddCreatesSectionsInOrder(t *testing.T) {
 	if err := s.Add(ctx, &stories.Story{Section: "weather", Title: "Rain", URL: "https://example.com/rain"}); err != nil {
 		t.Fatal(err)
 	}
-	secs, err = s.Sections(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := sectionNames(secs), []string{"news", "culture", "sport", "weather"}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("sections = %v, want %v", got, want)
-	}
+	secs = wantSections(t, s, "news", "culture", "sport", "weather")
 	if got, want := secs[3].Order, high+1; got != want {
 		t.Errorf("weather order = %d, want %d", got, want)
 	}
@@ -311,13 +307,7 @@ func TestSetSection(t *testing.T) {
 		if got, want := [3]any{sec.Order, sec.MaxStories, sec.Title}, [3]any{0, 5, "Sport and games"}; got != want {
 			t.Errorf("SetSection returned order/max/title %v, want %v", got, want)
 		}
-		secs, err := s.Sections(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, want := sectionNames(secs), []string{"sport", "news"}; !reflect.DeepEqual(got, want) {
-			t.Fatalf("sections = %v, want %v", got, want)
-		}
+		secs := wantSections(t, s, "sport", "news")
 		if got, want := secs[0].DisplayName(), "Sport and games"; got != want {
 			t.Errorf("DisplayName = %q, want %q", got, want)
 		}

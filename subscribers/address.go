@@ -15,7 +15,10 @@ import (
 // MaxAddressLength is the longest address accepted (RFC 5321's path limit).
 const MaxAddressLength = 254
 
-var idnaProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transitional(false))
+// idnaProfile maps domains as browsers look them up; VerifyDNSLength
+// refuses empty labels, which MapForLookup alone lets through (xn--
+// decodes to an empty label).
+var idnaProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transitional(false), idna.VerifyDNSLength(true))
 
 // NormalizeAddress checks that raw is one bare e-mail address (RFC 5322
 // through net/mail: no display name, no spaces, at most 254 characters,
@@ -56,6 +59,12 @@ func NormalizeAddress(raw string) (string, error) {
 	unicodeDomain, err := idnaProfile.ToUnicode(ascii)
 	if err != nil {
 		return "", fmt.Errorf("email address %q has no valid domain", clip(addr))
+	}
+	// The Unicode form is what is stored, and what show and remove are
+	// given back: it must turn into the same ASCII form again, or the
+	// stored address is one nobody can name.
+	if back, err := idnaProfile.ToASCII(unicodeDomain); err != nil || back != ascii {
+		return "", fmt.Errorf("email address %q has no valid domain (like example.com)", clip(addr))
 	}
 	return local + "@" + strings.ToLower(unicodeDomain), nil
 }

@@ -3,12 +3,12 @@ package subscribers_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
 )
@@ -115,22 +115,14 @@ func TestCleanName(t *testing.T) {
 
 func newStore(t *testing.T) (*subscribers.Store, *store.DB) {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "d.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t)
 	now := time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC)
 	return &subscribers.Store{DB: db, Now: func() time.Time { return now }}, db
 }
 
 func countRows(t *testing.T, db *store.DB, table string) int {
 	t.Helper()
-	var n int
-	if err := db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return storetest.Count(t, db, `SELECT COUNT(*) FROM `+table)
 }
 
 func TestStoreAddGetCaseInsensitive(t *testing.T) {

@@ -54,6 +54,11 @@ type ImportOptions struct {
 	// Report, when set, is called for every row that was rejected,
 	// skipped or merged into an earlier row of the file.
 	Report func(RowReport)
+	// Confirm, when set, is called for every row that would make an
+	// address active on the list without its consent on record (import
+	// --confirm): the row is not written, and the caller sends the person
+	// a confirmation instead. It is called after the row's batch commits.
+	Confirm func(email, name string)
 }
 
 // What happened to a reported row.
@@ -87,6 +92,8 @@ type ImportSummary struct {
 	Skipped    int    `json:"skipped"`
 	Rejected   int    `json:"rejected"`
 	Duplicates int    `json:"duplicates"`
+	// Pending counts rows left to a confirmation mail (import --confirm).
+	Pending int `json:"pending,omitempty"`
 	// LastLine is the last line whose row is committed (or would be, in
 	// a dry run).
 	LastLine int `json:"last_line"`
@@ -98,6 +105,7 @@ func (a *ImportSummary) addCounts(b ImportSummary) {
 	a.Updated += b.Updated
 	a.Unchanged += b.Unchanged
 	a.Skipped += b.Skipped
+	a.Pending += b.Pending
 	a.Rejected += b.Rejected
 	a.Duplicates += b.Duplicates
 	if b.LastLine > 0 {
@@ -276,7 +284,7 @@ func parseHeader(rec []string) (csvHeader, error) {
 		}
 	}
 	if h.email < 0 {
-		names := strings.Join(rec, ", ")
+		names := CleanName(strings.Join(rec, ", ")) // a quoted cell may hold a line break
 		return h, badCSV("no email column (the header has: %s): the first line must name the columns, like email,name", clip(names))
 	}
 	return h, nil
@@ -414,6 +422,9 @@ func (s *Store) Import(ctx context.Context, in io.Reader, opt ImportOptions) (Im
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = -2000`)
 	im := &importer{conn: conn, list: list, opt: opt, report: report, seen: map[uint64]int{}, now: s.now().Unix(), seed: maphash.MakeSeed()}
+	if im.suppressed, err = s.suppressedSet(ctx); err != nil {
+		return total, fmt.Errorf("import: %w", err)
+	}
 	if opt.DryRun {
 		if err := im.startDry(ctx); err != nil {
 			return total, fmt.Errorf("import: %w", err)
@@ -445,8 +456,13 @@ type importer struct {
 	seen map[uint64]int
 	seed maphash.Seed
 	now  int64
+	// suppressed holds the suppression list (folded): a row that would
+	// make one of them active is rejected.
+	suppressed map[string]bool
 
 	chunk []parsedRow
+	// confirm holds the batch's rows left to a confirmation mail.
+	confirm [][2]string
 }
 
 // chunkSize is how many rows share one lookup and one multi-row insert:
@@ -486,6 +502,9 @@ func (im *importer) batch(ctx context.Context, src *csvSource) (sum ImportSummar
 		}
 		n++
 		r, blank, reason := src.parse(rec)
+		if reason == "" && !blank && r.status == StatusActive && im.suppressed[foldKey(r.email)] {
+			reason = "address is on the suppression list (digest suppressions list): not imported"
+		}
 		sum.LastLine = r.line
 		if blank {
 			continue
@@ -506,6 +525,7 @@ func (im *importer) batch(ctx context.Context, src *csvSource) (sum ImportSummar
 	if err := tx.Commit(); err != nil {
 		return ImportSummary{}, false, fmt.Errorf("import: commit: %w", err)
 	}
+	im.sendConfirmations()
 	return sum, done, nil
 }
 
@@ -548,6 +568,9 @@ func (im *importer) flush(ctx context.Context, tx store.Querier, sum *ImportSumm
 			im.seen[h] = r.line
 		}
 		m := members[key]
+		if im.toConfirm(r.row, m, sum) {
+			continue
+		}
 		if m == nil {
 			attrs, _, err := mergeAttributes("{}", r.attrs)
 			if err != nil {
@@ -744,6 +767,7 @@ func (im *importer) write(ctx context.Context, tx store.Querier, order []*member
 			placeholders(len(ms)/5, 5)+` ON CONFLICT (list_id, subscriber_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at`, ms...); err != nil {
 			return err
 		}
+		return im.recordImported(ctx, tx, order)
 	}
 	return nil
 }

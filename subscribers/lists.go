@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/text/language"
 
+	"github.com/newsroom/digest/internal/oneline"
+
 	"github.com/newsroom/digest/schedule"
 )
 
@@ -22,6 +24,22 @@ const (
 	DefaultTimeZone  = "UTC"
 	DefaultLanguage  = "en"
 	DefaultDirection = "ltr"
+)
+
+// DefaultMaxAge is how long a story stays eligible for a list's editions
+// when none took it: counted from the later of its publication and the
+// time it was stored (migration 0010 has the same default).
+const DefaultMaxAge = 48 * time.Hour
+
+// MaxMaxAge bounds --max-age: a story a year old is no news.
+const MaxMaxAge = 366 * 24 * time.Hour
+
+// Placeholders the first migration gives the built-in daily list. A real
+// relay must never carry them: send and serve refuse a list that still
+// has them (see List.SenderProblem).
+const (
+	PlaceholderFromAddress   = "digest@example.com"
+	PlaceholderPostalAddress = "The Daily Digest, 1 Newsroom Street, Springfield"
 )
 
 // Limits on list settings: they end up in subjects, headers and footers.
@@ -102,6 +120,19 @@ func NormalizeList(l *List) error {
 		return fmt.Errorf("language %q is not a BCP 47 tag: use one like en, de, ar or pt-BR", clip(l.Language))
 	}
 	l.Language = tag.String()
+	if err := normalizeFeedback(l); err != nil {
+		return err
+	}
+	switch d := time.Duration(l.MaxAge); {
+	case d == 0:
+		l.MaxAge = Duration(DefaultMaxAge)
+	case d < 0:
+		return fmt.Errorf("max age must be positive: give a duration from 1h to %dh, like 48h", int(MaxMaxAge.Hours()))
+	case d < time.Hour || d > MaxMaxAge:
+		return fmt.Errorf("max age %s: give a duration from 1h to %dh, like 48h", d, int(MaxMaxAge.Hours()))
+	default:
+		l.MaxAge = Duration(d.Truncate(time.Second))
+	}
 	switch l.Direction = strings.ToLower(strings.TrimSpace(l.Direction)); l.Direction {
 	case "":
 		l.Direction = DirectionOf(l.Language)
@@ -109,7 +140,7 @@ func NormalizeList(l *List) error {
 	default:
 		return fmt.Errorf("direction %q: use ltr or rtl", clip(l.Direction))
 	}
-	return nil
+	return normalizeSignup(l)
 }
 
 // NormalizeFrom checks a list's sender, "Name <address>" or a bare
@@ -117,7 +148,7 @@ func NormalizeList(l *List) error {
 // other control characters are refused rather than folded: the value
 // becomes the From header of every message.
 func NormalizeFrom(raw string) (string, error) {
-	raw = strings.TrimSpace(raw)
+	raw = strings.TrimSpace(oneline.StripInvisible(raw))
 	if raw == "" {
 		return "", errors.New(`sender missing: give --from "Name <address@example.com>"`)
 	}
@@ -199,7 +230,7 @@ func (l List) NextRun(t time.Time) (time.Time, bool) {
 }
 
 func oneLineSetting(what, v string, max int) (string, error) {
-	v = strings.TrimSpace(v)
+	v = strings.TrimSpace(oneline.StripInvisible(v))
 	if hasControl(v) {
 		return "", fmt.Errorf("%s contains a line break or control character: give it on one line", what)
 	}
@@ -260,9 +291,11 @@ func (s *Store) CreateList(ctx context.Context, l List) (List, error) {
 	}
 	now := s.now().Unix()
 	err := s.DB.QueryRowContext(ctx, `
-		INSERT INTO lists (name, title, from_addr, postal_address, subject_prefix, sections, schedule, timezone, language, direction, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING id`,
-		l.Name, l.Title, l.From, l.PostalAddress, l.SubjectPrefix, strings.Join(l.Sections, ","), l.Schedule, l.TimeZone, l.Language, l.Direction, now, now).Scan(&l.ID)
+		INSERT INTO lists (name, title, from_addr, postal_address, subject_prefix, sections, schedule, timezone, language, direction, signup, weekly_day,
+			bounce_address, click_tracking, rank_by_clicks, max_age, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING id`,
+		l.Name, l.Title, l.From, l.PostalAddress, l.SubjectPrefix, strings.Join(l.Sections, ","), l.Schedule, l.TimeZone, l.Language, l.Direction, l.Signup, int(l.WeeklyDay),
+		l.BounceAddress, l.ClickTracking, l.RankByClicks, int64(time.Duration(l.MaxAge)/time.Second), now, now).Scan(&l.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, fmt.Errorf("%w: %s (change it with digest lists update %s)", ErrListExists, l.Name, l.Name)
 	}
@@ -280,9 +313,9 @@ func (s *Store) UpdateList(ctx context.Context, l List) (List, error) {
 	}
 	res, err := s.DB.ExecContext(ctx, `
 		UPDATE lists SET title = ?, from_addr = ?, postal_address = ?, subject_prefix = ?, sections = ?, schedule = ?,
-			timezone = ?, language = ?, direction = ?, updated_at = ? WHERE id = ? AND name = ?`,
+			timezone = ?, language = ?, direction = ?, signup = ?, weekly_day = ?, bounce_address = ?, click_tracking = ?, rank_by_clicks = ?, max_age = ?, updated_at = ? WHERE id = ? AND name = ?`,
 		l.Title, l.From, l.PostalAddress, l.SubjectPrefix, strings.Join(l.Sections, ","), l.Schedule, l.TimeZone, l.Language, l.Direction,
-		s.now().Unix(), l.ID, l.Name)
+		l.Signup, int(l.WeeklyDay), l.BounceAddress, l.ClickTracking, l.RankByClicks, int64(time.Duration(l.MaxAge)/time.Second), s.now().Unix(), l.ID, l.Name)
 	if err != nil {
 		return l, fmt.Errorf("update list: %w", err)
 	}
@@ -292,7 +325,9 @@ func (s *Store) UpdateList(ctx context.Context, l List) (List, error) {
 	return l, nil
 }
 
-// Deleted counts what deleting a list removed with it.
+// Deleted counts what deleting a list removed with it. Editions is the
+// caller's to fill (digest's Editions.CountForList, read just before):
+// editions are digest's table.
 type Deleted struct {
 	Memberships int64 `json:"memberships"`
 	Editions    int64 `json:"editions"`
@@ -314,9 +349,6 @@ func (s *Store) DeleteList(ctx context.Context, name string, force bool) (Delete
 		}
 		if d.Memberships > 0 && !force {
 			return fmt.Errorf("%w: %s has %d (remove them, or delete with --force)", ErrListNotEmpty, name, d.Memberships)
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM editions WHERE list_id = ?`, l.ID).Scan(&d.Editions); err != nil {
-			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM lists WHERE id = ?`, l.ID)
 		return err
@@ -354,30 +386,78 @@ type ListCounts struct {
 	Subscribers Counts `json:"subscribers"`
 }
 
-// Lists calls fn for every list in name order, with its counts.
-func (s *Store) Lists(ctx context.Context, fn func(ListCounts) error) error {
-	rows, err := s.DB.QueryContext(ctx, `SELECT `+listColumns+`,
-		(SELECT COUNT(*) FROM memberships m WHERE m.list_id = lists.id AND m.status = 'active'),
-		(SELECT COUNT(*) FROM memberships m WHERE m.list_id = lists.id AND m.status = 'unsubscribed'),
-		(SELECT COUNT(*) FROM memberships m WHERE m.list_id = lists.id AND m.status = 'bounced')
-		FROM lists ORDER BY name`)
+// AllLists returns every list, by name.
+func (s *Store) AllLists(ctx context.Context) ([]List, error) {
+	return s.readLists(ctx, "name")
+}
+
+// ScheduledLists returns every list, in id order, for the daemon that
+// sends each on its schedule. It reads them all at once: a newsroom has a
+// handful of lists, and the daemon rereads them periodically to pick up
+// changed schedules.
+func (s *Store) ScheduledLists(ctx context.Context) ([]List, error) {
+	return s.readLists(ctx, "id")
+}
+
+// readLists is the one reader of every list; order is a column name
+// given by this package, never by the caller's data.
+func (s *Store) readLists(ctx context.Context, order string) ([]List, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT `+listColumns+` FROM lists ORDER BY `+order)
 	if err != nil {
-		return fmt.Errorf("read lists: %w", err)
+		return nil, fmt.Errorf("read lists: %w", err)
+	}
+	defer rows.Close()
+	var out []List
+	for rows.Next() {
+		l, err := scanList(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read lists: %w", err)
+		}
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read lists: %w", err)
+	}
+	return out, nil
+}
+
+// Lists calls fn for every list in name order, with its counts: the
+// lists through AllLists, the counts of all of them in one grouped read.
+func (s *Store) Lists(ctx context.Context, fn func(ListCounts) error) error {
+	lists, err := s.AllLists(ctx)
+	if err != nil {
+		return err
+	}
+	counts := map[int64]*Counts{}
+	rows, err := s.DB.QueryContext(ctx, `SELECT list_id, status, COUNT(*) FROM memberships GROUP BY list_id, status`)
+	if err != nil {
+		return fmt.Errorf("count subscribers: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var lc ListCounts
-		var sections string
-		if err := rows.Scan(&lc.ID, &lc.Name, &lc.Title, &lc.From, &lc.PostalAddress, &lc.SubjectPrefix, &sections, &lc.Schedule, &lc.TimeZone, &lc.Language, &lc.Direction,
-			&lc.Subscribers.Active, &lc.Subscribers.Unsubscribed, &lc.Subscribers.Bounced); err != nil {
-			return err
+		var id, n int64
+		var status string
+		if err := rows.Scan(&id, &status, &n); err != nil {
+			return fmt.Errorf("count subscribers: %w", err)
 		}
-		lc.Sections = ParseSections(sections)
+		if counts[id] == nil {
+			counts[id] = &Counts{}
+		}
+		counts[id].add(status, n)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("count subscribers: %w", err)
+	}
+	for _, l := range lists {
+		lc := ListCounts{List: l}
+		if c := counts[l.ID]; c != nil {
+			lc.Subscribers = *c
+		}
 		if err := fn(lc); err != nil {
 			return err
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 // CountMembers counts the list's memberships by status.
@@ -397,4 +477,20 @@ func (s *Store) CountMembers(ctx context.Context, listID int64) (Counts, error) 
 		c.add(status, n)
 	}
 	return c, rows.Err()
+}
+
+// SenderProblems says why the list cannot go to a real relay yet: a
+// sender that is still the placeholder the first migration set, or no
+// real postal address (anti-spam law wants one in every bulk message).
+// Each problem is one line naming the command that fixes it; none means
+// the list is ready.
+func (l List) SenderProblems() []string {
+	var out []string
+	if a, err := mail.ParseAddress(l.From); err != nil || strings.EqualFold(a.Address, PlaceholderFromAddress) {
+		out = append(out, fmt.Sprintf("list %s: the sender %q is the placeholder: set yours with digest lists update %s --from \"Your Newsroom <news@your-domain>\"", l.Name, l.From, l.Name))
+	}
+	if p := strings.TrimSpace(l.PostalAddress); p == "" || strings.EqualFold(p, PlaceholderPostalAddress) {
+		out = append(out, fmt.Sprintf("list %s has no real postal address (the law asks for one in bulk mail): set it with digest lists update %s --address \"Street, City\"", l.Name, l.Name))
+	}
+	return out
 }

@@ -196,21 +196,9 @@ func (s *Store) setStatus(ctx context.Context, email, list, status string) ([]st
 			}
 			return fmt.Errorf("%s is %w: %s (add them with digest subscribers add %s --list L)", sub.Email, ErrNotMember, where, sub.Email)
 		}
-		rows, err := tx.QueryContext(ctx, `UPDATE memberships SET status = ?, updated_at = ?
-			WHERE subscriber_id = ? AND (? = 0 OR list_id = ?) AND status <> ?
-			RETURNING (SELECT name FROM lists WHERE id = list_id)`, status, s.now().Unix(), sub.ID, listID, listID, status)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var name string
-			if err := rows.Scan(&name); err != nil {
-				return err
-			}
-			changed = append(changed, name)
-		}
-		return rows.Err()
+		var err error
+		changed, err = s.updateStatus(ctx, tx, sub.ID, list, "", status, Change{Source: SourceCLI})
+		return err
 	}
 	err = store.RetryBusy(ctx, WriteRetry, func() error {
 		changed = changed[:0]
@@ -233,6 +221,8 @@ type Details struct {
 	UpdatedAt   time.Time        `json:"updated_at"`
 	Memberships []MembershipInfo `json:"memberships"`
 	Deliveries  []DeliveryRecord `json:"recent_deliveries"`
+	// Consent is every change of the person's memberships, oldest first.
+	Consent []ConsentEvent `json:"consent"`
 }
 
 // MembershipInfo is one list a subscriber is on.
@@ -242,7 +232,8 @@ type MembershipInfo struct {
 	Since  time.Time `json:"since"`
 }
 
-// DeliveryRecord is one entry of the delivery ledger.
+// DeliveryRecord is one entry of the delivery ledger, as a subscriber's
+// details show it (delivery.SubscriberDeliveries reads them).
 type DeliveryRecord struct {
 	List      string    `json:"list"`
 	Date      string    `json:"date"`
@@ -254,9 +245,10 @@ type DeliveryRecord struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// Show returns the subscriber's details with their memberships and their
-// most recent deliveries (at most recent, newest first).
-func (s *Store) Show(ctx context.Context, email string, recent int) (Details, error) {
+// Show returns the subscriber's details with their memberships.
+// Deliveries is left empty: the ledger is delivery's table, and
+// delivery.SubscriberDeliveries reads it for whoever shows both.
+func (s *Store) Show(ctx context.Context, email string) (Details, error) {
 	var d Details
 	addr, err := NormalizeAddress(email)
 	if err != nil {
@@ -294,26 +286,13 @@ func (s *Store) Show(ctx context.Context, email string, recent int) (Details, er
 	if err := rows.Err(); err != nil {
 		return d, err
 	}
-	rows, err = s.DB.QueryContext(ctx, `SELECT l.name, e.date, e.subject, d.status, d.attempts, d.message_id, d.last_reply, d.updated_at
-		FROM deliveries d JOIN editions e ON e.id = d.edition_id JOIN lists l ON l.id = e.list_id
-		WHERE d.subscriber_id = ? ORDER BY d.updated_at DESC, d.id DESC LIMIT ?`, d.ID, recent)
-	if err != nil {
-		return d, fmt.Errorf("read deliveries: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var r DeliveryRecord
-		var at int64
-		if err := rows.Scan(&r.List, &r.Date, &r.Subject, &r.Status, &r.Attempts, &r.MessageID, &r.Reply, &at); err != nil {
-			return d, err
-		}
-		r.UpdatedAt = time.Unix(at, 0).UTC()
-		d.Deliveries = append(d.Deliveries, r)
-	}
-	return d, rows.Err()
+	d.Consent, err = s.Consent(ctx, d.ID)
+	return d, err
 }
 
-// Erased counts what Remove deleted with the subscriber.
+// Erased counts what Remove deleted with the subscriber. Deliveries is
+// the caller's to fill (delivery.CountForSubscriber, read just before):
+// the ledger is delivery's table.
 type Erased struct {
 	Email       string `json:"email"`
 	Memberships int64  `json:"memberships"`
@@ -346,8 +325,11 @@ func (s *Store) Remove(ctx context.Context, email string) (Erased, error) {
 		return e, fmt.Errorf("remove subscriber: %w", err)
 	}
 	defer tx.Rollback()
-	if err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM memberships WHERE subscriber_id = ?),
-		(SELECT COUNT(*) FROM deliveries WHERE subscriber_id = ?)`, sub.ID, sub.ID).Scan(&e.Memberships, &e.Deliveries); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM memberships WHERE subscriber_id = ?`, sub.ID).Scan(&e.Memberships); err != nil {
+		return e, fmt.Errorf("remove subscriber: %w", err)
+	}
+	// Pending sign-ups name the address too (consent records cascade).
+	if _, err := tx.ExecContext(ctx, `DELETE FROM signups WHERE email = ?`, sub.Email); err != nil {
 		return e, fmt.Errorf("remove subscriber: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE id = ?`, sub.ID); err != nil {

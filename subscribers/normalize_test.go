@@ -30,6 +30,8 @@ func TestNormalizeAddress(t *testing.T) {
 		{"@example.com", "", "local part and a domain"},
 		{"ada@localhost", "", "no valid domain"},
 		{"ada@example.com.", "", "no valid domain"},
+		{"a@xn--.example.com", "", "no valid domain"}, // once stored as a@.example.com
+		{"a@" + strings.Repeat("b", 64) + ".com", "", "no valid domain"},
 		{"Ada <ada@example.com>", "", "white space"},
 		{"<ada@example.com>", "", "display name"},
 		{"ada@exa_mple..com", "", "not a valid"},

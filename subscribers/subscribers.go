@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/internal/suggest"
 	"github.com/newsroom/digest/store"
 )
@@ -35,6 +36,8 @@ type Subscriber struct {
 	Name  string `json:"name"`
 	// Token is the secret in the subscriber's unsubscribe link.
 	Token string `json:"-"`
+	// PrefToken is the secret in the subscriber's preference-page link.
+	PrefToken string `json:"-"`
 }
 
 // List is a newsletter: who sends it, and how its edition is made.
@@ -50,6 +53,38 @@ type List struct {
 	TimeZone      string   `json:"timezone"`
 	Language      string   `json:"language"`
 	Direction     string   `json:"direction"`
+	// Signup is SignupOpen (the public form at /subscribe/NAME works) or
+	// SignupClosed (it answers 404).
+	Signup string `json:"signup"`
+	// WeeklyDay is the weekday weekly readers get the week's edition.
+	WeeklyDay time.Weekday `json:"weekly_day"`
+	// BounceAddress is where the list's bounces go (VERP envelope
+	// sender, mailto unsubscribe); empty uses the global bounce_address.
+	BounceAddress string `json:"bounce_address"`
+	// ClickTracking is "off" or "aggregate" (counts per edition and
+	// story, never per reader).
+	ClickTracking string `json:"click_tracking"`
+	// RankByClicks lifts stories readers clicked in other editions.
+	RankByClicks bool `json:"rank_by_clicks"`
+	// MaxAge is how long a story stays eligible for the list's editions
+	// when no edition took it (default DefaultMaxAge).
+	MaxAge Duration `json:"max_age"`
+}
+
+// Duration is a time.Duration that JSON shows as Go writes it ("48h0m0s").
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string like "48h0m0s".
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Duration(d).String() + `"`), nil
+}
+
+// MaxAgeOrDefault is the list's maximum story age, DefaultMaxAge when unset.
+func (l List) MaxAgeOrDefault() time.Duration {
+	if l.MaxAge <= 0 {
+		return DefaultMaxAge
+	}
+	return time.Duration(l.MaxAge)
 }
 
 // DisplayTitle is the list's title, or its name when it has none.
@@ -74,12 +109,7 @@ type Store struct {
 	Now func() time.Time
 }
 
-func (s *Store) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Store) now() time.Time { return clock.Now(s.Now) }
 
 // ErrUnknownList reports a list name that does not exist.
 var ErrUnknownList = errors.New("unknown list")
@@ -87,12 +117,14 @@ var ErrUnknownList = errors.New("unknown list")
 // ErrUnknownSubscriber reports an address that is not in the store.
 var ErrUnknownSubscriber = errors.New("unknown subscriber")
 
-const listColumns = `id, name, title, from_addr, postal_address, subject_prefix, sections, schedule, timezone, language, direction`
+const listColumns = `id, name, title, from_addr, postal_address, subject_prefix, sections, schedule, timezone, language, direction, signup, weekly_day, bounce_address, click_tracking, rank_by_clicks, max_age`
 
 func scanList(sc interface{ Scan(...any) error }) (List, error) {
 	var l List
 	var sections string
-	err := sc.Scan(&l.ID, &l.Name, &l.Title, &l.From, &l.PostalAddress, &l.SubjectPrefix, &sections, &l.Schedule, &l.TimeZone, &l.Language, &l.Direction)
+	var maxAge int64
+	err := sc.Scan(&l.ID, &l.Name, &l.Title, &l.From, &l.PostalAddress, &l.SubjectPrefix, &sections, &l.Schedule, &l.TimeZone, &l.Language, &l.Direction, &l.Signup, &l.WeeklyDay, &l.BounceAddress, &l.ClickTracking, &l.RankByClicks, &maxAge)
+	l.MaxAge = Duration(time.Duration(maxAge) * time.Second)
 	for _, s := range strings.Split(sections, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			l.Sections = append(l.Sections, s)
@@ -169,24 +201,35 @@ func (s *Store) Add(ctx context.Context, email, name string, lists ...string) (S
 		}
 		ids = append(ids, l.ID)
 	}
+	if suppressed, err := IsSuppressed(ctx, s.DB, addr); err != nil {
+		return Subscriber{}, fmt.Errorf("add subscriber: %w", err)
+	} else if suppressed {
+		return Subscriber{}, fmt.Errorf("%w: %s is not added (digest suppressions remove %s, only if the person asked to be mailed again)", ErrSuppressed, addr, addr)
+	}
 	sub := Subscriber{Email: addr, Name: CleanName(name)}
 	now := s.now().Unix()
 	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `
-			INSERT INTO subscribers (email, name, token, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+			INSERT INTO subscribers (email, name, token, pref_token, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (email) DO UPDATE SET
 				name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE subscribers.name END,
 				updated_at = excluded.updated_at
-			RETURNING id, email, name, token`, sub.Email, sub.Name, NewToken(), now, now).
-			Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Token)
+			RETURNING id, email, name, token, pref_token`, sub.Email, sub.Name, NewToken(), NewToken(), now, now).
+			Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Token, &sub.PrefToken)
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			if _, err := tx.ExecContext(ctx, `
+		for i, id := range ids {
+			res, err := tx.ExecContext(ctx, `
 				INSERT INTO memberships (list_id, subscriber_id, status, created_at, updated_at)
-				VALUES (?, ?, 'active', ?, ?) ON CONFLICT DO NOTHING`, id, sub.ID, now, now); err != nil {
+				VALUES (?, ?, 'active', ?, ?) ON CONFLICT DO NOTHING`, id, sub.ID, now, now)
+			if err != nil {
 				return err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				if err := recordEvent(ctx, tx, sub.ID, ConsentEvent{At: time.Unix(now, 0), List: lists[i], Action: ActionSubscribed, Source: SourceCLI}); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -204,8 +247,8 @@ func (s *Store) Get(ctx context.Context, email string) (Subscriber, error) {
 		return Subscriber{}, err
 	}
 	var sub Subscriber
-	err = s.DB.QueryRowContext(ctx, `SELECT id, email, name, token FROM subscribers WHERE email = ?`, addr).
-		Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Token)
+	err = s.DB.QueryRowContext(ctx, `SELECT id, email, name, token, pref_token FROM subscribers WHERE email = ?`, addr).
+		Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Token, &sub.PrefToken)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sub, fmt.Errorf("%w %s: add them with digest subscribers add", ErrUnknownSubscriber, addr)
 	}

@@ -214,10 +214,7 @@ func (s *Store) setStatusInTx(ctx context.Context, tx *sql.Tx, token, list, from
 		if _, err := s.memberships(ctx, tx, sub.ID, list); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE memberships SET status = ?, updated_at = ?
-			WHERE subscriber_id = ? AND status = ?
-			AND (? = '' OR list_id = (SELECT id FROM lists WHERE name = ?))`,
-			to, s.now().Unix(), sub.ID, from, list, list); err != nil {
+		if _, err := s.updateStatus(ctx, tx, sub.ID, list, from, to, Change{Source: SourceOneClick}); err != nil {
 			return fmt.Errorf("update membership: %w", err)
 		}
 		out, err = s.memberships(ctx, tx, sub.ID, list)

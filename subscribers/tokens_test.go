@@ -3,21 +3,17 @@ package subscribers_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
 )
 
 func openTokenStore(t *testing.T) (*subscribers.Store, *store.DB) {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "digest.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t)
 	return &subscribers.Store{DB: db}, db
 }
 

@@ -61,6 +61,7 @@ const (
 const (
 	PlaceholderGreeting       = "[[digest:greeting]]"
 	PlaceholderUnsubscribeURL = "[[digest:unsubscribe_url]]"
+	PlaceholderPreferencesURL = "[[digest:preferences_url]]"
 )
 
 //go:embed theme/digest.html.tmpl
@@ -82,8 +83,10 @@ func (Theme) HTMLTemplate() string { return htmlTemplate }
 // text with html2text.
 func (Theme) PlainTextTemplate() string { return textTemplate }
 
-// Brand is the newsroom's look: product name and link in the footer and
-// the accent colour of headlines and buttons.
+// Brand is the newsroom's look: its name (linked to Link when set) in
+// the masthead above the list's title and in the footer's "You are
+// receiving ... from" line, and the accent colour of the brand name,
+// section names and READ MORE links (see Accents).
 type Brand struct {
 	Name   string
 	Link   string

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/store"
 )
 
@@ -35,12 +36,7 @@ type Store struct {
 	Now func() time.Time
 }
 
-func (s *Store) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Store) now() time.Time { return clock.Now(s.Now) }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 

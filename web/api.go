@@ -52,13 +52,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // authorized requires "Authorization: Bearer TOKEN" with a stored token.
 func (s *Server) authorized(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
+		secret, ok := bearerSecret(r)
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="digest"`)
 			writeJSON(w, http.StatusUnauthorized, apiError{Error: "missing bearer token: send Authorization: Bearer TOKEN (digest tokens create NAME makes one)"})
 			return
 		}
-		name, ok, err := s.API.Tokens.Check(r.Context(), strings.TrimSpace(secret))
+		name, ok, err := s.API.Tokens.Check(r.Context(), secret)
 		if err != nil {
 			s.Logger.Error("api: check token", "err", err)
 			writeJSON(w, http.StatusInternalServerError, apiError{Error: "internal error"})
@@ -72,6 +72,14 @@ func (s *Server) authorized(next http.HandlerFunc) http.HandlerFunc {
 		s.Logger.Debug("api request", "token", name, "method", r.Method)
 		next(w, r)
 	}
+}
+
+// bearerSecret is the secret of "Authorization: Bearer SECRET", ok
+// false when the header is missing or of another scheme.
+func bearerSecret(r *http.Request) (string, bool) {
+	scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	secret = strings.TrimSpace(secret)
+	return secret, strings.EqualFold(scheme, "Bearer") && secret != ""
 }
 
 // apiPostStories stores one story or an array of them, all or none.

@@ -6,11 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
@@ -28,11 +28,7 @@ type apiSite struct {
 func newAPISite(t *testing.T, maxBody int64) *apiSite {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "digest.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t)
 	toks := &tokens.Store{DB: db}
 	secret, err := toks.Create(ctx, "cms")
 	if err != nil {

@@ -89,7 +89,11 @@ func (s *Server) rateLimited(next http.Handler) http.Handler {
 // clientKey names the client for the rate limit: its IP address (an IPv6
 // address by its /64), taken from the last X-Forwarded-For entry when a
 // trusted proxy sets it.
-func (s *Server) clientKey(r *http.Request) string {
+func (s *Server) clientKey(r *http.Request) string { return maskedKey(s.clientAddr(r)) }
+
+// clientAddr is the client's address (host:port, or a bare IP from a
+// trusted X-Forwarded-For).
+func (s *Server) clientAddr(r *http.Request) string {
 	addr := r.RemoteAddr
 	if s.TrustForwardedFor {
 		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
@@ -100,6 +104,11 @@ func (s *Server) clientKey(r *http.Request) string {
 			addr = strings.TrimSpace(last)
 		}
 	}
+	return addr
+}
+
+// maskedKey is clientKey for an address: an IPv6 address by its /64.
+func maskedKey(addr string) string {
 	host := addr
 	if h, _, err := net.SplitHostPort(addr); err == nil {
 		host = h

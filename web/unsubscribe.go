@@ -95,7 +95,11 @@ func (s *Server) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 	if resubscribe {
 		change = s.Subs.ResubscribeByToken
 	}
+	before, _ := s.Subs.MembershipsByToken(r.Context(), token, list)
 	ms, err := change(r.Context(), token, list)
+	if err == nil && !resubscribe {
+		s.recordUnsubscribe(r, token, before, ms, form.Get("source") == "page")
+	}
 	if errors.Is(err, subscribers.ErrUnknownToken) {
 		s.notFound(w)
 		return

@@ -7,21 +7,21 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
 
+	"github.com/newsroom/digest/bounces"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/listen"
 	"github.com/newsroom/digest/metrics"
 	"github.com/newsroom/digest/subscribers"
+	"github.com/newsroom/digest/templates"
 )
 
 // Defaults of the Server's limits.
@@ -59,19 +59,43 @@ type Server struct {
 	// the last X-Forwarded-For entry, as a reverse proxy in front of the
 	// daemon sets it. Off by default: anyone can send that header.
 	TrustForwardedFor bool
+	// Brand dresses the pages as the emails are: the newsroom's name
+	// (linked to Link when set) and accent colour. Empty fields take
+	// templates.DefaultBrand's.
+	Brand templates.Brand
 	// Journal keeps one-click unsubscribes the database could not take
 	// within UnsubscribeWait; nil answers 500 instead.
 	Journal *subscribers.Journal
 	// API, when set, mounts the push API (POST and DELETE /api/stories).
 	API *API
+	// Deliveries, when set, reads a subscriber's delivery records (the
+	// ledger is the delivery engine's table, which web does not link) for
+	// the preference page's "download my data".
+	Deliveries func(ctx context.Context, subscriberID int64) ([]subscribers.DeliveryRecord, error)
+	// Confirmations sends sign-up confirmation mails; nil turns the
+	// public sign-up off (/subscribe answers 404).
+	Confirmations ConfirmationSender
+	// Signup configures the public sign-up and the preference page.
+	Signup SignupSettings
+	// Webhooks, when set, serves the providers' bounce and complaint
+	// webhooks under /webhooks/.
+	Webhooks *bounces.Webhooks
+	// ClickKey verifies /r/ redirect links (aggregate click counting);
+	// without it every /r/ link is refused.
+	ClickKey []byte
 
 	limiter *limiter
+	signup  *signup
+	pages   *template.Template
 }
 
 //go:embed pages.html
 var pagesHTML string
 
-var pages = template.Must(template.New("pages").Parse(pagesHTML))
+// pages is parsed once; each Server clones it with its own brand.
+var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
+	"brand": func() templates.Brand { return templates.DefaultBrand },
+}).Parse(pagesHTML))
 
 // Handler returns the routes:
 //
@@ -80,6 +104,9 @@ var pages = template.Must(template.New("pages").Parse(pagesHTML))
 //	GET  /unsubscribe         how to unsubscribe, for the archive's footer link
 //	GET  /archive/{list}      the list's sent editions
 //	GET  /archive/{list}/{date}  one edition, without personal data
+//	GET  /subscribe/{list}    the sign-up form; POST signs up (double opt-in)
+//	GET  /confirm/{token}     the confirmation button; POST confirms
+//	GET  /p/{token}           the preference page; POST changes it
 //	GET  /healthz             liveness and database check, JSON
 //	GET  /metrics             Prometheus metrics
 //	POST /api/stories         the push API (with API set; see api.go)
@@ -98,14 +125,33 @@ func (s *Server) Handler() http.Handler {
 		s.UnsubscribeBurst = DefaultUnsubscribeBurst
 	}
 	s.limiter = newLimiter(s.UnsubscribeRate, s.UnsubscribeBurst)
+	brand := templates.DefaultBrand
+	if s.Brand.Name != "" {
+		brand.Name = s.Brand.Name
+	}
+	if s.Brand.Link != "" {
+		brand.Link = s.Brand.Link
+	}
+	if s.Brand.Accent != "" {
+		brand.Accent = s.Brand.Accent
+	}
+	// The pages put white text on accent buttons: draw the accent in its
+	// light shade, which keeps 4.5:1 (templates.Brand.Accents).
+	brand.Accent = brand.AccentLight()
+	s.pages = template.Must(pages.Clone()).Funcs(template.FuncMap{"brand": func() templates.Brand { return brand }})
 	mux := http.NewServeMux()
 	mux.Handle("GET /u/{token}", s.rateLimited(http.HandlerFunc(s.unsubscribePage)))
 	mux.Handle("POST /u/{token}", s.rateLimited(http.HandlerFunc(s.unsubscribePost)))
 	mux.HandleFunc("GET /unsubscribe", s.unsubscribeHelp)
 	mux.HandleFunc("GET /archive/{list}", s.archiveIndex)
 	mux.HandleFunc("GET /archive/{list}/{date}", s.archiveEdition)
+	mux.HandleFunc("GET /r/{edition}/{story}/{hmac}", s.redirect)
+	if s.Webhooks != nil {
+		s.Webhooks.Register(mux)
+	}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	s.mountAPI(mux)
+	s.mountSignup(mux) // sign-up, confirmation and preferences: signup.go, prefs.go
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics.Handler())
 	}
@@ -127,6 +173,9 @@ func (s *Server) common(next http.Handler) http.Handler {
 		if s.API != nil && strings.HasPrefix(r.URL.Path, "/api/") {
 			limit = s.API.MaxBody
 		}
+		if isWebhook(r.URL.Path) {
+			limit = max(limit, WebhookMaxBody)
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
@@ -144,8 +193,10 @@ func (s *Server) common(next http.Handler) http.Handler {
 
 // redactPath keeps unsubscribe tokens (secrets) out of the logs.
 func redactPath(p string) string {
-	if strings.HasPrefix(p, "/u/") {
-		return "/u/***"
+	for _, secret := range []string{"/u/", "/confirm/", "/p/"} {
+		if strings.HasPrefix(p, secret) {
+			return secret + "***"
+		}
 	}
 	return p
 }
@@ -164,7 +215,7 @@ func (r *statusRecorder) WriteHeader(code int) {
 func (s *Server) page(w http.ResponseWriter, status int, name string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	if err := pages.ExecuteTemplate(w, name, data); err != nil {
+	if err := s.pages.ExecuteTemplate(w, name, data); err != nil {
 		s.Logger.Error("render page", "page", name, "err", err)
 	}
 }
@@ -221,19 +272,8 @@ func HTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 }
 
 // ErrAddrInUse reports a listen address another process already holds.
-var ErrAddrInUse = errors.New("address already in use")
+var ErrAddrInUse = listen.ErrAddrInUse
 
-// Listen opens the TCP listener for addr, explaining the usual failures.
-func Listen(addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	switch {
-	case err == nil:
-		return ln, nil
-	case errors.Is(err, syscall.EADDRINUSE):
-		return nil, fmt.Errorf("listen on %s: %w: another process (another digest serve?) holds the port; stop it or pick another with --http", addr, ErrAddrInUse)
-	case errors.Is(err, syscall.EACCES):
-		return nil, fmt.Errorf("listen on %s: permission denied: ports below 1024 need privileges; pick another with --http", addr)
-	default:
-		return nil, fmt.Errorf("listen on %s: %v: give --http as HOST:PORT like 127.0.0.1:8080", addr, err)
-	}
-}
+// Listen opens the TCP listener for addr, explaining the usual failures
+// (the shared explanation of internal/listen, naming --http).
+func Listen(addr string) (net.Listener, error) { return listen.TCP(addr, "--http") }

@@ -20,10 +20,12 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/metrics"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/subscribers"
+	"github.com/newsroom/digest/templates"
 	"github.com/newsroom/digest/web"
 )
 
@@ -42,11 +44,8 @@ type site struct {
 func newSite(t *testing.T, configure func(*web.Server)) *site {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "digest.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t)
+	var err error
 	s := &site{t: t, ctx: ctx, db: db, subs: &subscribers.Store{DB: db}, eds: &digest.Editions{DB: db}, m: metrics.New()}
 	if _, err := db.ExecContext(ctx, `INSERT INTO lists (name, title, from_addr, created_at, updated_at) VALUES ('weekly', 'The Weekly Review', 'w@example.com', 0, 0)`); err != nil {
 		t.Fatal(err)
@@ -397,6 +396,37 @@ func testutilCounter(t *testing.T, s *site, name string) string {
 	return ""
 }
 
+// TestPagesCarryTheBrand checks that the unsubscribe confirmation and the
+// archive show the list's title and the newsroom's name, link and
+// accent colour, not the generic red button.
+func TestPagesCarryTheBrand(t *testing.T) {
+	s := newSite(t, func(ws *web.Server) {
+		ws.Brand = templates.Brand{Name: "Springfield Shopper", Link: "https://shopper.example.com/", Accent: "#0b5394"}
+	})
+	for _, tc := range []struct{ path, title string }{
+		{s.link("weekly"), "Unsubscribe from The Weekly Review?"},
+		{"/archive/weekly", "The Weekly Review: archive"},
+	} {
+		resp, body := s.do("GET", tc.path, "", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d", tc.path, resp.StatusCode)
+		}
+		for _, want := range []string{tc.title, "<title>", "Springfield Shopper</title>", `<a href="https://shopper.example.com/">Springfield Shopper</a>`, "background: #0b5394"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s lacks %q:\n%s", tc.path, want, body)
+			}
+		}
+		if strings.Contains(body, templates.DefaultBrand.Accent) {
+			t.Errorf("%s still shows the default accent %s", tc.path, templates.DefaultBrand.Accent)
+		}
+	}
+	// Without a brand the defaults show, unlinked.
+	s = newSite(t, nil)
+	if _, body := s.do("GET", "/archive/weekly", "", nil); !strings.Contains(body, "<header>"+templates.DefaultBrand.Name+"</header>") || !strings.Contains(body, templates.DefaultBrand.Accent) {
+		t.Errorf("default brand missing:\n%s", body)
+	}
+}
+
 // A one-click unsubscribe that finds the database's write lock held by
 // another process for longer than UnsubscribeWait is not refused: it is
 // journalled, answered 200, and written once the lock is free.
@@ -429,13 +459,7 @@ func TestOneClickWhileDatabaseIsLockedIsJournalledAndHonoured(t *testing.T) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	done := make(chan struct{})
 	go func() { ws.KeepJournal(ctx, 10*time.Millisecond); close(done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.statuses() != "daily=unsubscribed weekly=active" {
-		if time.Now().After(deadline) {
-			t.Fatalf("the journalled unsubscribe was never written: %s", s.statuses())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	storetest.WaitUntil(t, "the journalled unsubscribe to be written", func() bool { return s.statuses() == "daily=unsubscribed weekly=active" }, s.statuses)
 	cancel()
 	<-done
 	if fi, err := os.Stat(journal.Path); err != nil || fi.Size() != 0 {

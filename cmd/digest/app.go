@@ -45,6 +45,7 @@ var readOnlyCommands = map[string]bool{
 	"digest sections list":      true,
 	"digest lists list":         true,
 	"digest lists show":         true,
+	"digest lists form":         true,
 	"digest subscribers show":   true,
 	"digest subscribers list":   true,
 	"digest subscribers count":  true,
@@ -52,6 +53,8 @@ var readOnlyCommands = map[string]bool{
 	"digest preview":            true,
 	"digest deliveries":         true,
 	"digest feeds list":         true,
+	"digest suppressions list":  true,
+	"digest editions report":    true,
 	"digest tokens list":        true,
 	"digest editions list":      true,
 	"digest editions show":      true,
@@ -92,6 +95,9 @@ func (a *App) rootCommand() *cobra.Command {
 	pf.String("base-url", "", "public base URL of the web endpoints, for links in messages (env DIGEST_BASE_URL)")
 	root.AddCommand(a.storiesCommand(), a.subscribersCommand(), a.listsCommand(), a.sendCommand(), a.demoCommand())
 	root.AddCommand(a.sectionsCommand(), a.previewCommand(), a.serveCommand(), a.deliveriesCommand())
+	editions := a.editionsCommand()
+	editions.AddCommand(a.reportCommand())
+	root.AddCommand(a.bouncesCommand(), a.suppressionsCommand(), editions)
 	root.AddCommand(a.feedsCommand(), a.tokensCommand())
 	// The streams first: the completion command takes its writer when
 	// it is made.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/newsroom/digest/internal/smtptest"
+	"github.com/newsroom/digest/internal/storetest"
 )
 
 // cli runs the real command tree against one temporary database.
@@ -31,6 +32,14 @@ func newCLI(t *testing.T) *cli {
 		"DIGEST_OUTBOX":   filepath.Join(dir, "outbox"),
 		"DIGEST_BASE_URL": "https://news.example.com",
 	}}
+}
+
+// newSendingCLI is newCLI with the daily list given a real sender and
+// postal address, as send and serve demand before they use a real relay.
+func newSendingCLI(t *testing.T) *cli {
+	c := newCLI(t)
+	c.must("lists", "update", "daily", "--from", "The Daily Digest <daily@news.example.com>", "--address", "1 Press Row, Springfield")
+	return c
 }
 
 func (c *cli) run(args ...string) (stdout, stderr string, code int) {
@@ -75,7 +84,7 @@ func storiesJSON(now time.Time) string {
 
 func TestSendDeliversOneWellFormedMessagePerSubscriber(t *testing.T) {
 	srv := smtptest.Start(t, nil)
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	c.must("subscribers", "add", "ada@example.com", "--name", "Ada Lovelace")
 	c.must("subscribers", "add", "grace@example.com", "--name", "Eve\r\nBcc: victim@example.net")
 	c.must("subscribers", "add", "reader@example.org")
@@ -116,7 +125,7 @@ func TestSendDeliversOneWellFormedMessagePerSubscriber(t *testing.T) {
 			t.Errorf("Date: %v", err)
 		}
 		ids[h.Get("Message-Id")] = true
-		if !strings.Contains(h.Get("Message-Id"), "@example.com>") {
+		if !strings.Contains(h.Get("Message-Id"), "@news.example.com>") {
 			t.Errorf("Message-ID %q not on the sender's domain", h.Get("Message-Id"))
 		}
 		dec := new(mime.WordDecoder)
@@ -203,20 +212,40 @@ func parts(t *testing.T, msg *mail.Message) (text, html string) {
 	return text, html
 }
 
-func between(s, a, b string) string {
-	i := strings.Index(s, a)
-	if i < 0 {
-		return ""
-	}
-	s = s[i+len(a):]
-	if j := strings.Index(s, b); j >= 0 {
-		return s[:j]
-	}
-	return s
+// badCall is a command line that must fail with code and an error
+// containing want.
+type badCall struct {
+	name string
+	args []string
+	code int
+	want string
 }
 
+// expectFailures runs each call as a subtest and checks its exit code,
+// that its error says want, and that the error's first line starts with
+// "digest: "; check, when not nil, adds checks of its own.
+func (c *cli) expectFailures(t *testing.T, calls []badCall, check func(t *testing.T, tt badCall, errs string)) {
+	t.Helper()
+	for _, tt := range calls {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errs, code := c.run(tt.args...)
+			if code != tt.code || !strings.Contains(errs, tt.want) {
+				t.Fatalf("exit %d (want %d), stdout %q, stderr %q (want %q)", code, tt.code, out, errs, tt.want)
+			}
+			if first := strings.SplitN(errs, "\n", 2)[0]; !strings.HasPrefix(first, "digest: ") {
+				t.Errorf("error is not one line starting with digest: %q", errs)
+			}
+			if check != nil {
+				check(t, tt, errs)
+			}
+		})
+	}
+}
+
+func between(s, a, b string) string { return storetest.Between(s, a, b) }
+
 func TestSendResumesAfterUnreachableServerAndRefusedLogin(t *testing.T) {
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	c.must("subscribers", "add", "ada@example.com")
 	c.must("subscribers", "add", "grace@example.com")
 	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
@@ -291,12 +320,7 @@ func TestBadInput(t *testing.T) {
 {"section":"A","title":"Two","url":"https://x.example/2"}
 {"section":"A","title":"Three",
 `)
-	tests := []struct {
-		name string
-		args []string
-		code int
-		want string
-	}{
+	tests := []badCall{
 		{"invalid email", []string{"subscribers", "add", "not an email"}, 2, "white space"},
 		{"two at signs", []string{"subscribers", "add", "a@b@example.com"}, 2, "exactly one @"},
 		{"story without title", []string{"stories", "add", "--section", "A", "--url", "https://x.example/"}, 2, "no title"},
@@ -310,17 +334,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
 		{"unknown flag", []string{"send", "--nope"}, 2, "unknown flag"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, errs, code := c.run(tt.args...)
-			if code != tt.code || !strings.Contains(errs, tt.want) {
-				t.Fatalf("exit %d (want %d), stderr %q (want %q)", code, tt.code, errs, tt.want)
-			}
-			if first := strings.SplitN(errs, "\n", 2)[0]; !strings.HasPrefix(first, "digest: ") {
-				t.Errorf("error is not one line starting with digest: %q", errs)
-			}
-		})
-	}
+	c.expectFailures(t, tests, nil)
 	// Nothing from the bad JSON file was imported.
 	out := c.must("stories", "list", "--json")
 	if strings.Contains(out, "x.example/1") {

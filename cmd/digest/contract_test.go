@@ -126,6 +126,11 @@ func TestExitCodesOfEveryCommand(t *testing.T) {
 		{"bad", []string{"lists", "update", "daily"}, "nothing to change", nil},
 		{"bad", []string{"lists", "update", "daily", "--direction", "down"}, "ltr or rtl", nil},
 		{"runtime", []string{"lists", "update", "nope", "--title", "x"}, "unknown list", nil},
+		{"bad", []string{"lists", "update", "daily", "--signup", "maybe"}, `signup "maybe": use open or closed`, nil},
+		{"bad", []string{"lists", "update", "daily", "--weekly-day", "funday"}, `--weekly-day: weekday "funday": use mon, tue`, nil},
+		{"bad", []string{"lists", "create", "wk", "--from", "w@example.com", "--weekly-day", "8"}, "--weekly-day", nil},
+		{"bad", []string{"lists", "form"}, "missing argument NAME", nil},
+		{"runtime", []string{"lists", "form", "nope"}, `unknown list "nope"`, nil},
 		{"bad", []string{"lists", "delete"}, "missing argument NAME", nil},
 		{"runtime", []string{"lists", "delete", "nope"}, "unknown list", nil},
 
@@ -147,6 +152,9 @@ func TestExitCodesOfEveryCommand(t *testing.T) {
 		{"missing", []string{"subscribers", "import", "./accepts missing.csv"}, "no such file", nil},
 		{"runtime", []string{"subscribers", "import", binary}, "spreadsheet", nil},
 		{"bad", []string{"subscribers", "export", "--status", "gone"}, "active, unsubscribed or bounced", nil},
+		{"bad", []string{"subscribers", "export", "--consent", "--list", "daily"}, "--consent writes every consent record: it takes no --list or --status", nil},
+		{"bad", []string{"subscribers", "list", "--status", "pendin"}, "or pending for sign-ups awaiting confirmation", nil},
+		{"bad", []string{"subscribers", "add", "bad@@example.com", "--confirm"}, "exactly one @", nil},
 		{"runtime", []string{"subscribers", "export", "--list", "nope"}, "unknown list", nil},
 
 		{"bad", []string{"send", "--date", "28.11.2026"}, `--date "28.11.2026" is not YYYY-MM-DD`, nil},
@@ -170,6 +178,15 @@ func TestExitCodesOfEveryCommand(t *testing.T) {
 		{"runtime", []string{"deliveries", "--edition", "99"}, "no edition 99", nil},
 		{"runtime", []string{"--db", noDB, "deliveries"}, "no database at", nil},
 
+		{"bad", []string{"editions", "list", "extra"}, `unexpected argument "extra"`, nil},
+		{"runtime", []string{"editions", "list", "--list", "nope"}, "unknown list", nil},
+		{"bad", []string{"editions", "show", "abc"}, `edition id "abc" is not a number`, nil},
+		{"runtime", []string{"editions", "show", "999"}, "no edition with id 999 (see digest editions list)", nil},
+		{"bad", []string{"editions", "rebuild"}, "missing argument ID", nil},
+		{"runtime", []string{"editions", "rebuild", "999"}, "see digest editions list", nil},
+		{"bad", []string{"editions", "discard", "1", "2"}, `unexpected argument "2"`, nil},
+		{"runtime", []string{"editions", "discard", "999"}, "see digest editions list", nil},
+
 		{"bad", []string{"feeds", "add", "ftp://x.example/feed"}, "is not http or https", nil},
 		{"runtime", []string{"--db", notDB, "feeds", "add", "https://x.example/feed"}, "not a SQLite database", nil},
 		{"bad", []string{"feeds", "list", "extra"}, `unexpected argument "extra"`, nil},
@@ -188,6 +205,25 @@ func TestExitCodesOfEveryCommand(t *testing.T) {
 		{"runtime", []string{"--db", noDB, "tokens", "list"}, "no database at", nil},
 		{"bad", []string{"tokens", "revoke"}, "missing argument NAME", nil},
 		{"runtime", []string{"tokens", "revoke", "nope"}, `token "nope": no such token`, nil},
+
+		{"bad", []string{"bounces", "process", "a", "b"}, `unexpected argument "a"`, nil},
+		{"missing", []string{"bounces", "process", "./missing.eml"}, "no such file", nil},
+		{"runtime", []string{"--db", notDB, "bounces", "process", aFile}, "not a SQLite database", nil},
+		{"bad", []string{"bounces", "fetch"}, "no bounce mailbox", nil},
+		{"runtime", []string{"bounces", "fetch"}, "connection refused", map[string]string{"DIGEST_BOUNCE_IMAP_URL": "imap://u:secret@127.0.0.1:1/INBOX"}},
+
+		{"bad", []string{"editions", "report", "x"}, `edition id "x" is not a number`, nil},
+		{"runtime", []string{"editions", "report", "99"}, "unknown edition 99", nil},
+
+		{"bad", []string{"suppressions", "add", "notanemail"}, "exactly one @", nil},
+		{"runtime", []string{"--db", notDB, "suppressions", "add", "a@example.com"}, "not a SQLite database", nil},
+		{"bad", []string{"suppressions", "remove"}, "missing argument EMAIL", nil},
+		{"runtime", []string{"suppressions", "remove", "b@example.com"}, "is not suppressed", nil},
+		{"bad", []string{"suppressions", "list", "x"}, `unexpected argument "x"`, nil},
+		{"runtime", []string{"--db", noDB, "suppressions", "list"}, "no database at", nil},
+		{"bad", []string{"suppressions", "import"}, "missing argument FILE", nil},
+		{"missing", []string{"suppressions", "import", "./missing.csv"}, "no such file", nil},
+		{"runtime", []string{"--db", notDB, "suppressions", "import", aFile}, "not a SQLite database", nil},
 
 		{"bad", []string{"completion", "bash", "extra"}, `unexpected argument "extra"`, nil},
 		{"bad", []string{"completion", "zsh", "--nope"}, "unknown flag --nope", nil},
@@ -279,7 +315,11 @@ var readCalls = [][]string{
 	{"subscribers", "count"}, {"subscribers", "export"},
 	{"preview", "--date", "next"},
 	{"deliveries"},
+	{"editions", "list"},
 	{"feeds", "list"},
+	{"suppressions", "list"},
+	{"editions", "report", "1"},
+	{"lists", "form", "daily"},
 	{"tokens", "list"},
 	{"send", "--test", "desk@example.com"},
 }
@@ -320,6 +360,7 @@ func TestReadCommandsReadAReadOnlyDatabase(t *testing.T) {
 	c := newCLI(t)
 	c.must("subscribers", "add", "ada@example.com")
 	c.must("stories", "add", "--section", "World", "--title", "Hello", "--url", "https://news.example.com/hello")
+	c.must("send", "--outbox", filepath.Join(c.dir, "outbox")) // edition 1, for editions report
 	before, _ := os.ReadDir(c.dir)
 	db := c.env["DIGEST_DB"]
 	// Root (CI) ignores these bits; for other users they make any write,
@@ -522,7 +563,7 @@ func TestJSONOutputs(t *testing.T) {
 }
 
 func TestMessagesAPersonReads(t *testing.T) {
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	c.must("lists", "create", "weekly", "--from", "w@example.com")
 	if out := c.must("subscribers", "add", "ada@example.com"); out != "subscriber ada@example.com added to daily\n" {
 		t.Errorf("new subscriber: %q", out)

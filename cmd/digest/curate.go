@@ -153,11 +153,13 @@ func (a *App) sectionsListCommand() *cobra.Command {
 			if asJSON {
 				type row struct {
 					stories.Section
-					Stories int `json:"stories"`
+					DisplayTitle   string `json:"display_title"`
+					TitleAutomatic bool   `json:"title_automatic"`
+					Stories        int    `json:"stories"`
 				}
 				return streamJSON(a.stdout, func(emit func(any) error) error {
 					for _, sec := range secs {
-						if err := emit(row{sec, counts[sec.ID]}); err != nil {
+						if err := emit(row{sec, sec.DisplayName(), sec.TitleAutomatic(), counts[sec.ID]}); err != nil {
 							return err
 						}
 					}
@@ -167,7 +169,12 @@ func (a *App) sectionsListCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ORDER\tNAME\tTITLE\tMAX\tSTORIES")
 			for _, sec := range secs {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\n", sec.Order, sec.Name, sec.DisplayName(), sec.MaxStories, counts[sec.ID])
+				title := sec.DisplayName()
+				if sec.TitleAutomatic() {
+					// Made from the name until an editor sets one.
+					title += " (automatic)"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\n", sec.Order, sec.Name, title, sec.MaxStories, counts[sec.ID])
 			}
 			return tw.Flush()
 		},

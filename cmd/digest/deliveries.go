@@ -53,7 +53,7 @@ list and edition. --json prints a JSON array for scripts.`,
 					return err
 				}
 				if _, err := eds.GetByID(a.ctx, editionID); errors.Is(err, digest.ErrNoEdition) {
-					return fmt.Errorf("no edition %d: editions are listed in the first column of digest deliveries", editionID)
+					return fmt.Errorf("no edition %d: see digest editions list", editionID)
 				} else if err != nil {
 					return err
 				}

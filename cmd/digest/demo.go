@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -102,9 +103,38 @@ func (a *App) runDemo(dir string) error {
 		return err
 	}
 	a.printf("preview      %s and %s (as %s sees it)\n\n", htmlPath, textPath, first.Email)
-	a.printf("Open %s in a browser, or an .eml file from %s in a mail client.\n", htmlPath, a.cfg.Outbox)
-	a.printf("Send for real: digest send --db %s --smtp 'smtp://127.0.0.1:1025?tls=none'\n", a.cfg.DB)
+	a.printf("Open %s in a browser, or an .eml file from %s in a mail client. Next:\n", htmlPath, a.cfg.Outbox)
+	for i, step := range demoNextSteps(a.cfg.DB, a.cfg.Outbox) {
+		a.printf("  %d. %s\n     %s\n", i+1, step[0], step[1])
+	}
 	return nil
+}
+
+// demoNextSteps are the three things a new user does after the demo,
+// each a command that works as printed: the outbox run already recorded
+// the demo subscribers' deliveries, so sending "for real" again would
+// send nothing; a test copy, a list of one's own and the web preview do
+// what they say.
+func demoNextSteps(db, outbox string) [][2]string {
+	q := shellQuote
+	return [][2]string{
+		{"Send yourself a [TEST] copy (add --smtp URL to go through your relay; nothing is recorded):",
+			"digest send --db " + q(db) + " --outbox " + q(outbox) + " --test you@example.com"},
+		{"Make the list yours (send and serve refuse the placeholder sender before a real relay):",
+			"digest lists update daily --db " + q(db) + ` --from "Your Newsroom <news@your-domain.example>" --address "1 Your Street, Your City"`},
+		{"Browse its editions and the next one at http://127.0.0.1:8025/ (Ctrl-C to stop):",
+			"digest preview --db " + q(db) + " --serve"},
+	}
+}
+
+// shellQuote quotes a path for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:@", r))
+	}) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // writeFileAtomic writes through a temporary file and a rename, so a

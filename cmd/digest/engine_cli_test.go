@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/newsroom/digest/internal/smtptest"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
 )
@@ -69,41 +69,28 @@ func (c *cli) ledgerCounts() map[string]int {
 	return counts
 }
 
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
+// buildBinary is the real digest command, compiled once per test run.
+func buildBinary(t *testing.T) string { return storetest.Binary(t) }
 
-// buildBinary compiles the real digest command once per test run.
-func buildBinary(t *testing.T) string {
+// binarySend sets up what the real-binary send tests share: the built
+// binary, a CLI environment with members subscribers on the daily list
+// and today's stories, and a relay that answers each message after
+// delay. Under -short it skips the test.
+func binarySend(t *testing.T, members int, delay time.Duration) (bin string, c *cli, emails []string, srv *smtptest.Server) {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "digest-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary = filepath.Join(dir, "digest")
-		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
 	}
-	return binary
+	bin = buildBinary(t)
+	c = newSendingCLI(t)
+	emails = c.addMany(members)
+	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
+	srv = smtptest.Start(t, func(s *smtptest.Server) { s.Delay = delay })
+	return bin, c, emails, srv
 }
 
 // TestMain removes the binary the crash tests built.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binary != "" {
-		os.RemoveAll(filepath.Dir(binary))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { storetest.Main(m) }
 
 // startSend runs `digest send` as a subprocess.
 func (c *cli) startSend(t *testing.T, bin, url string, args ...string) (*exec.Cmd, *strings.Builder, *strings.Builder) {
@@ -120,24 +107,12 @@ func (c *cli) startSend(t *testing.T, bin, url string, args ...string) (*exec.Cm
 // waitAccepted polls until the server accepted at least n messages.
 func waitAccepted(t *testing.T, srv *smtptest.Server, n int) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for srv.Accepted() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("the send never reached %d messages (server has %d)", n, srv.Accepted())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	storetest.WaitUntil(t, fmt.Sprintf("the send to reach %d messages", n), func() bool { return srv.Accepted() >= n },
+		func() string { return fmt.Sprintf("the server has %d", srv.Accepted()) })
 }
 
 func TestCrashMidSendResendsAtMostOnePerConnection(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := buildBinary(t)
-	c := newCLI(t)
-	emails := c.addMany(400)
-	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
-	srv := smtptest.Start(t, func(s *smtptest.Server) { s.Delay = 3 * time.Millisecond })
+	bin, c, emails, srv := binarySend(t, 400, 3*time.Millisecond)
 
 	cmd, _, _ := c.startSend(t, bin, srv.URL(), "--concurrency", "4")
 	waitAccepted(t, srv, 80)
@@ -179,14 +154,7 @@ func TestCrashMidSendResendsAtMostOnePerConnection(t *testing.T) {
 }
 
 func TestSIGTERMStopsGracefully(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := buildBinary(t)
-	c := newCLI(t)
-	emails := c.addMany(300)
-	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
-	srv := smtptest.Start(t, func(s *smtptest.Server) { s.Delay = 3 * time.Millisecond })
+	bin, c, emails, srv := binarySend(t, 300, 3*time.Millisecond)
 
 	cmd, stdout, stderr := c.startSend(t, bin, srv.URL())
 	waitAccepted(t, srv, 50)
@@ -216,7 +184,7 @@ func TestSIGTERMStopsGracefully(t *testing.T) {
 }
 
 func TestDeliveriesCommand(t *testing.T) {
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	c.must("subscribers", "add", "ada@example.com")
 	c.must("subscribers", "add", "bad@example.com")
 	c.must("subscribers", "add", "slow@example.com")
@@ -274,12 +242,12 @@ func TestDeliveriesCommand(t *testing.T) {
 
 	// --retry-deferred takes the deferred one up again once the server
 	// accepts it; a plain send leaves it alone.
-	srv.RcptHook = func(to string) error {
+	srv.SetRcptHook(func(to string) error {
 		if to == "bad@example.com" {
 			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}
 		}
 		return nil
-	}
+	})
 	out, _, code = c.run("send", "--smtp", srv.URL())
 	if code != 3 || !strings.Contains(out, "sent 0, already sent 1") || !strings.Contains(out, "1 deferred in an earlier run") {
 		t.Errorf("plain resend: exit %d, %s", code, out)
@@ -330,7 +298,7 @@ func TestSendAndDeliveriesBadInput(t *testing.T) {
 }
 
 func TestProgressLinesWithoutTerminal(t *testing.T) {
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	c.addMany(20)
 	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
 	srv := smtptest.Start(t, nil)

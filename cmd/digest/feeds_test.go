@@ -187,7 +187,7 @@ func TestServeFeedAndPushBecomeTheNextEdition(t *testing.T) {
 	}))
 	defer feed.Close()
 	mailSrv := smtptest.Start(t, nil)
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	c.must("subscribers", "add", "reader@example.com")
 	c.must("feeds", "add", feed.URL+"/rss", "--section", "Transport", "--allow-private")
 	token := strings.TrimSpace(c.must("tokens", "create", "cms"))

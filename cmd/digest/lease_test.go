@@ -39,14 +39,7 @@ func checkOnce(t *testing.T, c *cli, srv *smtptest.Server, emails []string) {
 // sends (without --wait: exit 1 and one line naming the holder; with
 // --wait: it waits and sends nothing twice).
 func TestTwoSendsDeliverEachRecipientOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := buildBinary(t)
-	c := newCLI(t)
-	emails := c.addMany(300)
-	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
-	srv := smtptest.Start(t, func(s *smtptest.Server) { s.Delay = 2 * time.Millisecond })
+	bin, c, emails, srv := binarySend(t, 300, 2*time.Millisecond)
 
 	a, aout, aerr := c.startSend(t, bin, srv.URL(), "--wait")
 	b, bout, berr := c.startSend(t, bin, srv.URL(), "--wait")
@@ -80,14 +73,7 @@ func TestTwoSendsDeliverEachRecipientOnce(t *testing.T) {
 // digest send while digest serve delivers the list's scheduled run: send
 // exits 1 naming the daemon; send --wait waits; nobody gets two copies.
 func TestSendNextToServeDeliversEachRecipientOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := buildBinary(t)
-	c := newCLI(t)
-	emails := c.addMany(200)
-	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
-	srv := smtptest.Start(t, func(s *smtptest.Server) { s.Delay = 5 * time.Millisecond })
+	bin, c, emails, srv := binarySend(t, 200, 5*time.Millisecond)
 	// A schedule that fired a minute ago: the daemon catches it up at start.
 	zone := "UTC"
 	if h := time.Now().UTC().Hour(); h == 0 || h == 23 {

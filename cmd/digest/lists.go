@@ -18,16 +18,19 @@ import (
 
 func (a *App) listsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "lists", Short: "Create, show, update and delete lists (newsletters)"}
-	cmd.AddCommand(a.listsCreateCommand(), a.listsListCommand(), a.listsShowCommand(), a.listsUpdateCommand(), a.listsDeleteCommand())
+	cmd.AddCommand(a.listsCreateCommand(), a.listsListCommand(), a.listsShowCommand(), a.listsUpdateCommand(), a.listsDeleteCommand(), a.listsFormCommand())
 	return cmd
 }
 
 // listFlags are the settings create and update share.
 type listFlags struct {
 	from, address, prefix, sections, schedule, tz, title, language, direction string
+	signup, weeklyDay                                                         string
+	maxAge                                                                    time.Duration
+	feedbackFlags
 }
 
-const listFlagsUsage = `--from "Name <addr>" [--address "postal address"] [--subject-prefix TEXT] [--sections a,b,c] [--schedule "CRON"] [--tz Area/City] [--title T] [--language L] [--direction ltr|rtl]`
+const listFlagsUsage = `--from "Name <addr>" [--address "postal address"] [--subject-prefix TEXT] [--sections a,b,c] [--schedule "CRON"] [--tz Area/City] [--title T] [--language L] [--direction ltr|rtl] [--signup open|closed] [--weekly-day mon] [--max-age DURATION]`
 
 func (lf *listFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&lf.from, "from", "", `sender, "Name <address@example.com>"`)
@@ -39,11 +42,15 @@ func (lf *listFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&lf.title, "title", "", "title in subjects and headers (default: the name)")
 	f.StringVar(&lf.language, "language", "", "BCP 47 language of the edition, e.g. en, ar (default en)")
 	f.StringVar(&lf.direction, "direction", "", "text direction, ltr or rtl (default: from the language)")
+	f.StringVar(&lf.signup, "signup", "", "public sign-up at /subscribe/NAME: open or closed (default open)")
+	f.StringVar(&lf.weeklyDay, "weekly-day", "", "day weekly readers get the week's edition: mon, tue, ... (default mon)")
+	lf.feedbackFlags.register(f)
+	f.DurationVar(&lf.maxAge, "max-age", subscribers.DefaultMaxAge, "how long a story no edition took stays eligible, from the later of its publication and storing (e.g. 48h)")
 }
 
 // anyChanged tells whether any setting was given.
 func (lf *listFlags) anyChanged(f *pflag.FlagSet) bool {
-	for _, name := range []string{"from", "address", "subject-prefix", "sections", "schedule", "tz", "title", "language", "direction"} {
+	for _, name := range append([]string{"from", "address", "subject-prefix", "sections", "schedule", "tz", "title", "language", "direction", "signup", "weekly-day", "max-age"}, feedbackFlagNames...) {
 		if f.Changed(name) {
 			return true
 		}
@@ -53,7 +60,7 @@ func (lf *listFlags) anyChanged(f *pflag.FlagSet) bool {
 
 // apply copies the flags that were given onto l. A new language without
 // a --direction lets the direction follow the language.
-func (lf *listFlags) apply(f *pflag.FlagSet, l *subscribers.List) {
+func (lf *listFlags) apply(f *pflag.FlagSet, l *subscribers.List) error {
 	set := func(name string, dst *string, v string) {
 		if f.Changed(name) {
 			*dst = v
@@ -70,9 +77,25 @@ func (lf *listFlags) apply(f *pflag.FlagSet, l *subscribers.List) {
 		l.Direction = ""
 	}
 	set("direction", &l.Direction, lf.direction)
+	lf.feedbackFlags.apply(f, l)
 	if f.Changed("sections") {
 		l.Sections = subscribers.ParseSections(lf.sections)
 	}
+	set("signup", &l.Signup, lf.signup)
+	if f.Changed("weekly-day") {
+		d, err := subscribers.ParseWeekday(lf.weeklyDay)
+		if err != nil {
+			return usageError{fmt.Errorf("--weekly-day: %w", err)}
+		}
+		l.WeeklyDay = d
+	}
+	if f.Changed("max-age") {
+		l.MaxAge = subscribers.Duration(lf.maxAge)
+		if lf.maxAge <= 0 {
+			l.MaxAge = -1 // refused by NormalizeList, not taken as "default"
+		}
+	}
+	return nil
 }
 
 func (a *App) listsCreateCommand() *cobra.Command {
@@ -92,8 +115,10 @@ refused.`,
 			if !cmd.Flags().Changed("from") {
 				return usagef(`lists create %s: --from is required, like --from "The Daily <daily@example.com>"`, args[0])
 			}
-			l := subscribers.List{Name: args[0]}
-			lf.apply(cmd.Flags(), &l)
+			l := subscribers.List{Name: args[0], WeeklyDay: time.Monday}
+			if err := lf.apply(cmd.Flags(), &l); err != nil {
+				return err
+			}
 			if err := subscribers.NormalizeList(&l); err != nil {
 				return usageError{err}
 			}
@@ -131,7 +156,9 @@ func (a *App) listsUpdateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			lf.apply(cmd.Flags(), &l)
+			if err := lf.apply(cmd.Flags(), &l); err != nil {
+				return err
+			}
 			if err := subscribers.NormalizeList(&l); err != nil {
 				return usageError{err}
 			}
@@ -162,8 +189,10 @@ func (a *App) listsListCommand() *cobra.Command {
 				return err
 			}
 			return printListing(a, asJSON, "NAME\tTITLE\tFROM\tSCHEDULE\tTIME ZONE\tACTIVE\tUNSUBSCRIBED\tBOUNCED",
-				func(fn func(subscribers.ListCounts) error) error { return s.Lists(a.ctx, fn) },
-				func(lc subscribers.ListCounts) string {
+				func(fn func(listRow) error) error {
+					return s.Lists(a.ctx, func(lc subscribers.ListCounts) error { return fn(newListRow(lc)) })
+				},
+				func(lc listRow) string {
 					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d", lc.Name, lc.DisplayTitle(), lc.From, lc.Schedule, lc.TimeZone,
 						lc.Subscribers.Active, lc.Subscribers.Unsubscribed, lc.Subscribers.Bounced)
 				})
@@ -216,17 +245,30 @@ func (a *App) listDone(asJSON bool, verb string, lc subscribers.ListCounts) erro
 	return a.printList(lc)
 }
 
+// listRow is a list as lists list --json prints it: the weekly day
+// as --weekly-day takes it ("mon"), not time.Weekday's number. The
+// field is shallower than the embedded List's, so encoding/json takes
+// it in place of that one.
+type listRow struct {
+	subscribers.ListCounts
+	WeeklyDay string `json:"weekly_day"`
+}
+
+func newListRow(lc subscribers.ListCounts) listRow {
+	if lc.Sections == nil {
+		lc.Sections = []string{} // [] (all sections), never null
+	}
+	return listRow{ListCounts: lc, WeeklyDay: subscribers.FormatWeekday(lc.WeeklyDay)}
+}
+
 // listJSON is lists show --json: the settings, counts and next run.
 type listJSON struct {
-	subscribers.ListCounts
+	listRow
 	NextRun *time.Time `json:"next_run,omitempty"`
 }
 
 func (a *App) listJSON(lc subscribers.ListCounts) listJSON {
-	if lc.Sections == nil {
-		lc.Sections = []string{} // [] (all sections), never null
-	}
-	return listJSON{ListCounts: lc, NextRun: nextRun(lc.List, a.now())}
+	return listJSON{listRow: newListRow(lc), NextRun: nextRun(lc.List, a.now())}
 }
 
 func nextRun(l subscribers.List, now time.Time) *time.Time {
@@ -266,11 +308,24 @@ func (a *App) printList(lc subscribers.ListCounts) error {
 		{"schedule", schedule},
 		{"time zone", lc.TimeZone},
 		{"language", lc.Language + " (" + lc.Direction + ")"},
+		{"bounce address", orNone(lc.BounceAddress)},
+		{"click tracking", fmt.Sprintf("%s (rank by clicks: %v)", lc.ClickTracking, lc.RankByClicks)},
+		{"max age", time.Duration(lc.MaxAge).String() + " (stories no edition took stay eligible this long)"},
+		{"signup", signupLine(lc.List)},
+		{"weekly day", subscribers.FormatWeekday(lc.WeeklyDay) + " (weekly readers get the week's top stories then, at the scheduled time)"},
 		{"subscribers", fmt.Sprintf("%d active, %d unsubscribed, %d bounced (%d in all)", c.Active, c.Unsubscribed, c.Bounced, c.Total())},
 	} {
 		fmt.Fprintf(tw, "%s\t%s\n", kv[0], kv[1])
 	}
 	return tw.Flush()
+}
+
+// signupLine says whether the list takes public sign-ups, and where.
+func signupLine(l subscribers.List) string {
+	if l.Signup == subscribers.SignupClosed {
+		return "closed (/subscribe/" + l.Name + " answers 404)"
+	}
+	return "open (form at /subscribe/" + l.Name + ")"
 }
 
 func (a *App) listsDeleteCommand() *cobra.Command {
@@ -288,10 +343,25 @@ use digest subscribers remove to erase a person.`,
 			if err != nil {
 				return err
 			}
+			// The editions go with the list (the foreign keys cascade):
+			// count them, through their owner, just before.
+			l, err := s.GetList(a.ctx, args[0])
+			if err != nil {
+				return err
+			}
+			eds, err := a.editions()
+			if err != nil {
+				return err
+			}
+			editions, err := eds.CountForList(a.ctx, l.ID)
+			if err != nil {
+				return err
+			}
 			d, err := s.DeleteList(a.ctx, args[0], force)
 			if err != nil {
 				return err
 			}
+			d.Editions = editions
 			a.printf("list %s deleted with %s and %s\n", args[0], plural(d.Memberships, "membership"), plural(d.Editions, "edition"))
 			return nil
 		},

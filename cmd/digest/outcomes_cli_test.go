@@ -42,7 +42,7 @@ func TestSendExitCodes(t *testing.T) {
 	stories := func(c *cli) { c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now()))) }
 
 	t.Run("0 when everyone was reached", func(t *testing.T) {
-		c := newCLI(t)
+		c := newSendingCLI(t)
 		emails := c.addMany(20)
 		stories(c)
 		srv := smtptest.Start(t, nil)
@@ -54,7 +54,7 @@ func TestSendExitCodes(t *testing.T) {
 	})
 
 	t.Run("3 when 100 dead addresses in a row failed and the rest went out", func(t *testing.T) {
-		c := newCLI(t)
+		c := newSendingCLI(t)
 		emails := c.addMany(150)
 		stories(c)
 		dead := map[string]bool{}
@@ -80,7 +80,7 @@ func TestSendExitCodes(t *testing.T) {
 	})
 
 	t.Run("3 and unknown when the final reply comes too late; --retry-unknown sends again", func(t *testing.T) {
-		c := newCLI(t)
+		c := newSendingCLI(t)
 		emails := c.addMany(5)
 		stories(c)
 		var slow atomic.Bool
@@ -115,7 +115,7 @@ func TestSendExitCodes(t *testing.T) {
 	})
 
 	t.Run("1 when the relay requires authentication", func(t *testing.T) {
-		c := newCLI(t)
+		c := newSendingCLI(t)
 		c.addMany(30)
 		stories(c)
 		srv := smtptest.Start(t, func(s *smtptest.Server) { s.Username, s.Password = "digest", "s3cret" })

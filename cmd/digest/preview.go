@@ -28,13 +28,16 @@ func (a *App) previewCommand() *cobra.Command {
 to standard output or FILE, exactly as send would deliver it. A stored edition
 is shown as stored; for a date without one, what would be built now (nothing is
 stored). --date next is the next edition not yet stored. --as fills in that
-subscriber's name and unsubscribe link; without it a neutral sample reader is
+subscriber's name and links, and shows their variant: only the sections they
+chose, the weekly edition for a weekly reader (an error names the date to look
+at when they get nothing of this one); without it a neutral sample reader is
 used. Warnings (stories without a teaser, duplicate links, sections cut at
 their limit, Gmail clipping) go to standard error.
 
 --serve starts a local web preview instead (default 127.0.0.1:8025): every list
 with its stored editions and the next one, each with checks, headers, size, the
-HTML at desktop and mobile widths and the text part. It reads the store on each
+HTML at desktop and mobile widths, the text part, and its reader variants
+(frequency and section set) with how many readers choose each. It reads the store on each
 request, so curation shows on reload. Each edition page shows its mail-client
 fitness: the contrast of every text colour (light and dark mode), the size
 against Gmail's clipping limit, and with --mailpit URL (a running Mailpit's web
@@ -75,6 +78,14 @@ address; --mailpit-smtp HOST:PORT its SMTP port, default the URL's host, port
 			rcpt, err := src.Recipient(a.ctx, as)
 			if err != nil {
 				return err
+			}
+			// The reader's own variant (sections, weekly), as send
+			// delivers it to them.
+			if ed, err = src.ForReader(a.ctx, ed, rcpt); err != nil {
+				return err
+			}
+			if ed.IsVariant() {
+				fmt.Fprintf(a.stderr, "%s gets the variant %s\n", rcpt.Email, ed.Variant)
 			}
 			v, err := src.Render(ed, rcpt, "")
 			if err != nil {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"mime"
-	"net"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/newsroom/digest/internal/smtptest"
+	"github.com/newsroom/digest/internal/storetest"
 
 	_ "modernc.org/sqlite"
 )
@@ -142,7 +142,7 @@ func TestCurationShowsInPreview(t *testing.T) {
 
 func TestSendTestReachesOnlyTheTestAddresses(t *testing.T) {
 	srv := smtptest.Start(t, nil)
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	c.must("subscribers", "add", "ada@example.com", "--name", "Ada Lovelace")
 	c.must("subscribers", "add", "grace@example.com")
 	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
@@ -199,12 +199,7 @@ func TestSendTestReachesOnlyTheTestAddresses(t *testing.T) {
 func TestPreviewAndCurationBadInput(t *testing.T) {
 	c := newCLI(t)
 	c.must("stories", "add", "--section", "World", "--title", "Hello", "--url", "https://news.example.com/hello")
-	tests := []struct {
-		name string
-		args []string
-		code int
-		want string
-	}{
+	tests := []badCall{
 		{"preview unknown list", []string{"preview", "--list", "nope"}, 1, `unknown list "nope"`},
 		{"preview bad date", []string{"preview", "--date", "28.11.2026"}, 2, "YYYY-MM-DD"},
 		{"preview tomorrow", []string{"preview", "--date", "tomorrow"}, 2, "or next"},
@@ -221,17 +216,7 @@ func TestPreviewAndCurationBadInput(t *testing.T) {
 		{"send test no address", []string{"send", "--test", " , "}, 2, "at least one address"},
 		{"send test unknown list", []string{"send", "--test", "a@example.com", "--list", "nope"}, 1, "unknown list"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, errs, code := c.run(tt.args...)
-			if code != tt.code || !strings.Contains(errs, tt.want) {
-				t.Fatalf("exit %d (want %d), stderr %q (want %q)", code, tt.code, errs, tt.want)
-			}
-			if first := strings.SplitN(errs, "\n", 2)[0]; !strings.HasPrefix(first, "digest: ") {
-				t.Errorf("error is not one line starting with digest: %q", errs)
-			}
-		})
-	}
+	c.expectFailures(t, tests, nil)
 	if out := c.must("sections", "set", "Culture", "--create", "--max", "2"); !strings.Contains(out, "section Culture") {
 		t.Errorf("--create: %s", out)
 	}
@@ -252,12 +237,4 @@ func TestPreviewServeOnTakenPort(t *testing.T) {
 }
 
 // listenLoopback holds a loopback port for the test and returns it.
-func listenLoopback(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return ln.Addr().String()
-}
+func listenLoopback(t *testing.T) string { return storetest.HoldPort(t) }

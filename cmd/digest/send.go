@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 	"time"
 
@@ -12,12 +11,13 @@ import (
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/lease"
+	"github.com/newsroom/digest/report"
 	"github.com/newsroom/digest/subscribers"
 )
 
 func (a *App) sendCommand() *cobra.Command {
 	var listName, date string
-	var force, retryDeferred, retryFailed, retryUnknown, wait, asJSON bool
+	var force, retryDeferred, retryFailed, retryUnknown, wait, asJSON, allowInsecure bool
 	var testTo string
 	cmd := &cobra.Command{
 		Use:   "send [--list L] [--date YYYY-MM-DD] [--smtp URL] [--force] [--concurrency N] [--rate R] [--max-per-hour N] [--retry-deferred] [--retry-failed] [--retry-unknown] [--wait] [--json]",
@@ -73,7 +73,8 @@ until it ends and then sends to whoever it left out.`,
 			if asJSON {
 				out = a.jsonOutput()
 			}
-			transport, err := a.transport()
+			// Every configuration check runs before an edition is built.
+			transport, _, err := a.preflight(listName, false, allowInsecure)
 			if err != nil {
 				return err
 			}
@@ -110,6 +111,7 @@ until it ends and then sends to whoever it left out.`,
 					a.printSummary(sum)
 				}
 			}
+			a.countManualSend(list.Name, sum)
 			var busy *delivery.LeaseBusyError
 			if errors.As(err, &busy) {
 				return err
@@ -138,6 +140,7 @@ until it ends and then sends to whoever it left out.`,
 	f.BoolVar(&retryUnknown, "retry-unknown", false, "also send again the deliveries of unknown outcome (the relay may have taken them: check first)")
 	f.BoolVar(&wait, "wait", false, "when another process is sending the list, wait for it to end instead of exiting 1")
 	f.BoolVar(&asJSON, "json", false, "print the summary as one JSON document (the other lines go to standard error)")
+	f.BoolVar(&allowInsecure, "allow-insecure-links", false, "send through a real relay with an http or loopback base URL (a local relay such as Mailpit)")
 	return cmd
 }
 
@@ -196,19 +199,25 @@ func (a *App) edition(listName, date string, force bool) (subscribers.List, dige
 	if err != nil {
 		return list, digest.Edition{}, false, err
 	}
-	ed, created, err := eds.Build(a.ctx, a.composer(), list, date, force)
+	ed, sel, err := eds.BuildReport(a.ctx, a.composer(), list, date, force)
 	if errors.Is(err, digest.ErrNothingNew) {
 		a.printf("no edition built: %v\n", err)
+		if sel != nil {
+			a.reportLeftOut(*sel)
+		}
 		return list, ed, false, nil
 	}
 	if err != nil {
 		return list, ed, false, err
 	}
 	verb := "using stored"
-	if created {
+	if sel != nil {
 		verb = "built"
 	}
 	a.printf("%s edition %d of %s for %s: %s\n  subject: %s\n", verb, ed.ID, list.Name, ed.Date, plural(len(ed.StoryIDs), "story"), ed.Subject)
+	if sel != nil {
+		a.reportLeftOut(*sel)
+	}
 	return list, ed, true, nil
 }
 
@@ -247,18 +256,20 @@ func (a *App) sender(t delivery.Transport, o sendOptions, logf func(format strin
 	if err != nil {
 		return nil, err
 	}
-	dkim, err := delivery.LoadDKIM(delivery.DKIMConfig{KeyFile: a.cfg.DKIM.KeyFile, Selector: a.cfg.DKIM.Selector, Domain: a.cfg.DKIM.Domain})
-	var unreadable *fs.PathError
-	if errors.As(err, &unreadable) {
-		return nil, err // a key file that cannot be read is a missing file: exit 1
-	} else if err != nil {
-		return nil, usageError{err}
+	dkim, err := a.loadDKIM()
+	if err != nil {
+		return nil, err
+	}
+	fb, err := a.feedback()
+	if err != nil {
+		return nil, err
 	}
 	return &delivery.Sender{
-		DB: db, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now, Logf: logf,
+		Feedback: fb,
+		DB:       db, Transport: t, BaseURL: a.cfg.BaseURL, Now: a.now, Logf: logf,
 		Concurrency: a.cfg.Concurrency, Rate: a.cfg.Rate, MaxPerHour: a.cfg.MaxPerHour,
 		RetryDeferred: o.retryDeferred, RetryFailed: o.retryFailed, RetryUnknown: o.retryUnknown, BounceLimit: a.cfg.BounceLimit, DKIM: dkim, LedgerSync: a.cfg.LedgerSync,
-		Lease: o.lease,
+		Lease: o.lease, Variants: a.variants,
 	}, nil
 }
 
@@ -308,6 +319,12 @@ func (a *App) printSummary(s delivery.Summary) {
 	if s.Bounced > 0 {
 		more = append(more, plural(s.Bounced, "subscriber")+" marked bounced")
 	}
+	if s.Variants > 1 || s.Held > 0 {
+		more = append(more, fmt.Sprintf("%d variants by reader preferences (%d composed now), %d readers held back (paused, weekly, or nothing in their sections)", s.Variants, s.Composed, s.Held))
+	}
+	if s.Suppressed > 0 {
+		more = append(more, fmt.Sprintf("%d suppressed addresses skipped", s.Suppressed))
+	}
 	if s.Left > 0 {
 		more = append(more, plural(s.Left, "member")+" left the list during the run and "+wasWere(s.Left)+" not sent to")
 	}
@@ -334,5 +351,20 @@ func (a *App) printSummary(s delivery.Summary) {
 	}
 	if s.Unknown > 0 {
 		a.printf("  %s %s an unknown outcome (the relay did not answer after the message was sent, it may have delivered them): check with the relay, then run digest send --retry-unknown to send them again (digest deliveries --status unknown lists them)\n", plural(s.Unknown, "delivery"), hasHave(s.Unknown))
+	}
+}
+
+// countManualSend records a digest send run for /metrics, which reads
+// the counters from the database (a scheduled run counts in the daemon).
+func (a *App) countManualSend(list string, sum delivery.Summary) {
+	db, err := a.store()
+	if err == nil {
+		err = report.Increment(a.ctx, db, report.CounterManualSends, list, 1)
+	}
+	if err == nil {
+		err = report.Increment(a.ctx, db, report.CounterManualSent, list, int64(sum.Sent))
+	}
+	if err != nil {
+		fmt.Fprintf(a.stderr, "note: the run was not counted for /metrics: %v\n", err)
 	}
 }

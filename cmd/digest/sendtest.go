@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -26,6 +25,13 @@ func (a *App) sendTest(to, listName, date string) error {
 	if err != nil {
 		return err
 	}
+	// The same checks as the real send (SMTP URL, DKIM key, sender),
+	// before anything is composed.
+	transport, _, err := a.preflight(listName, true, false)
+	if err != nil {
+		return err
+	}
+	defer transport.Close()
 	src, err := a.previewSource()
 	if err != nil {
 		return err
@@ -51,28 +57,23 @@ func (a *App) sendTest(to, listName, date string) error {
 		}
 		rcpts = append(rcpts, sub)
 	}
-	transport, err := a.transport()
-	if err != nil {
-		return err
-	}
-	defer transport.Close()
 	what := "composed now, not stored"
 	if ed.Stored {
 		what = fmt.Sprintf("stored edition %d", ed.ID)
 	}
 	a.printf("test send of %s for %s (%s) via %s\n", ed.List.Name, ed.Date, what, transport)
-	for i, r := range rcpts {
-		m, err := delivery.BuildMessage(ed.Edition, delivery.Envelope{
-			List: ed.List, Sub: r, BaseURL: a.cfg.BaseURL, SubjectPrefix: TestSubjectPrefix, Now: a.now(),
-		})
-		if err != nil {
-			return err
-		}
-		key := fmt.Sprintf("test-%s-%s-%d", ed.Date, fileSafeName(ed.List.Name), i+1)
-		if err := transport.Send(a.ctx, key, m); err != nil {
-			return fmt.Errorf("test send to %s: %w (sent to %d of %d)", r.Email, err, i, len(rcpts))
-		}
-		a.printf("  sent to %s\n", r.Email)
+	if ed.Selection != nil {
+		a.reportLeftOut(*ed.Selection)
+	}
+	// The engine of the real send: same message, same signing, same
+	// session code; only the prefix, the recipients and the ledger differ.
+	s, err := a.sender(transport, sendOptions{}, func(format string, args ...any) { fmt.Fprintf(a.stderr, format+"\n", args...) })
+	if err != nil {
+		return err
+	}
+	err = s.SendTest(a.ctx, ed.Edition, ed.List, rcpts, TestSubjectPrefix, func(r subscribers.Subscriber) { a.printf("  sent to %s\n", r.Email) })
+	if err != nil {
+		return err
 	}
 	a.printf("%s sent; nothing recorded, the real send still reaches every subscriber\n", plural(len(rcpts), "test message"))
 	return nil
@@ -100,14 +101,4 @@ func parseTestAddresses(raw string) ([]string, error) {
 		return nil, usagef("--test needs at least one address, like --test editor@example.com,desk@example.com")
 	}
 	return out, nil
-}
-
-// fileSafeName keeps a list name usable in an outbox file name.
-func fileSafeName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
-			return r
-		}
-		return '-'
-	}, s)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/newsroom/digest/bounces"
 	"github.com/newsroom/digest/config"
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
@@ -27,6 +28,7 @@ import (
 // serveOptions are serve's flags that map to no configuration field.
 type serveOptions struct {
 	trustForwardedFor bool
+	allowInsecure     bool
 }
 
 func (a *App) serveCommand() *cobra.Command {
@@ -64,6 +66,7 @@ in flight (the rest resume at the next start), and exits 0.`,
 	f.StringArray("smtp", nil, "SMTP URL, e.g. smtp://user:pass@host:587 (env DIGEST_SMTP_URL); give it again for more relays of equal weight")
 	f.String("outbox", "", "folder for .eml files when no SMTP URL is set (default ./outbox)")
 	f.BoolVar(&o.trustForwardedFor, "trust-forwarded-for", false, "rate-limit clients by the last X-Forwarded-For address (only behind a reverse proxy that sets it)")
+	f.BoolVar(&o.allowInsecure, "allow-insecure-links", false, "send through a real relay with an http or loopback base URL (a local relay such as Mailpit)")
 	return cmd
 }
 
@@ -98,6 +101,14 @@ func (a *App) runServe(o serveOptions) error {
 		return err
 	}
 	transport.Close()
+	if _, err := a.loadDKIM(); err != nil { // and so is a DKIM key that cannot sign
+		return err
+	}
+	if _, outbox := transport.(delivery.Outbox); !outbox {
+		if err := a.serveReady(o.allowInsecure, transport.String()); err != nil {
+			return err
+		}
+	}
 	ln, err := web.Listen(a.cfg.HTTP)
 	if err != nil {
 		return err
@@ -124,14 +135,32 @@ func (a *App) runServe(o serveOptions) error {
 	}
 	site := &web.Server{
 		Subs: subs, Editions: eds, Metrics: m, Logger: logger.With("component", "http"),
-		Sending: sched.Leader, TrustForwardedFor: o.trustForwardedFor,
+		Sending: sched.Leader, TrustForwardedFor: o.trustForwardedFor, Brand: a.composer().Brand,
 		Journal: &subscribers.Journal{Path: subscribers.JournalPath(db.Path)},
 		API:     &web.API{Stories: &stories.Store{DB: db, Now: a.now}, Tokens: &tokens.Store{DB: db, Now: a.now}},
+		Deliveries: func(ctx context.Context, id int64) ([]subscribers.DeliveryRecord, error) {
+			return delivery.SubscriberDeliveries(ctx, db, id, 10000)
+		},
+	}
+	if err := a.wireSignup(site); err != nil {
+		return err
 	}
 	// Every feed is polled on its own schedule; feeds added meanwhile are
 	// picked up within --reload.
 	poller := &feeds.Poller{Feeds: &feeds.Store{DB: db, Now: a.now}, Fetcher: a.feedFetcher(),
 		Logger: logger.With("component", "feeds"), Check: a.cfg.Reload}
+	fb, err := a.feedback()
+	if err != nil {
+		return err
+	}
+	site.ClickKey = fb.ClickKey
+	proc := &bounces.Processor{DB: db, Key: fb.VERPKey, Now: a.now, Logf: func(format string, args ...any) {
+		logger.Info(fmt.Sprintf(format, args...), "component", "bounces")
+	}}
+	if site.Webhooks, err = a.webhooks(proc, logger); err != nil {
+		return err
+	}
+	m.ReadTotals(a.readTotals())
 	srv := web.HTTPServer(site.Handler(), logger)
 
 	ctx, cancel := context.WithCancel(a.ctx)
@@ -148,6 +177,14 @@ func (a *App) runServe(o serveOptions) error {
 		logger.Warn("the base URL is not https: messages carry no List-Unsubscribe-Post header, so mailbox providers offer no one-click unsubscribe; set --base-url or DIGEST_BASE_URL to the public https address", "base_url", a.cfg.BaseURL)
 	}
 	go site.KeepJournal(ctx, 2*time.Second)
+	if a.cfg.BounceIMAPURL != "" {
+		mb, err := bounces.ParseMailbox(a.cfg.BounceIMAPURL)
+		if err != nil {
+			return usageError{err}
+		}
+		logger.Info("reading the bounce mailbox", "mailbox", mb.String(), "every", a.cfg.BounceFetchEvery.String())
+		go fetchBounces(ctx, proc, mb, a.cfg.BounceFetchEvery, logger)
+	}
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- sched.Run(ctx) }()
 	pollDone := make(chan error, 1)
@@ -172,6 +209,7 @@ func (a *App) runServe(o serveOptions) error {
 	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Warn("http shutdown", "err", err)
 	}
+	site.WaitConfirmations()
 	if err := <-schedDone; err != nil && runErr == nil {
 		runErr = fmt.Errorf("scheduler: %w", err)
 	}
@@ -188,6 +226,12 @@ func (a *App) serveDeliver(logger *slog.Logger, m *metrics.Metrics) scheduler.De
 			return delivery.Summary{}, err
 		}
 		defer t.Close()
+		if _, outbox := t.(delivery.Outbox); !outbox {
+			// A list changed (or filled) since start is checked again.
+			if p := list.SenderProblems(); len(p) > 0 {
+				return delivery.Summary{}, fmt.Errorf("%w to send list %s through a real relay: %s", errRefused, list.Name, strings.Join(p, "; "))
+			}
+		}
 		// A run retries the edition's deferred deliveries: a resumed run
 		// after "deferred" must reach them within the grace period.
 		s, err := a.sender(t, sendOptions{retryDeferred: true}, func(format string, args ...any) {
@@ -214,4 +258,29 @@ func (a *App) serveDeliver(logger *slog.Logger, m *metrics.Metrics) scheduler.De
 		}
 		return sum, err
 	}
+}
+
+// serveReady refuses to start a daemon that would mail placeholders or
+// dead links through a real relay: the base URL must be public https
+// (unless allowInsecure), and every list with active subscribers needs a
+// real sender and postal address.
+func (a *App) serveReady(allowInsecure bool, relay string) error {
+	var problems []string
+	if !allowInsecure {
+		problems = append(problems, baseURLProblems(a.cfg.BaseURL)...)
+	}
+	subs, err := a.subscribers()
+	if err != nil {
+		return err
+	}
+	err = subs.Lists(a.ctx, func(lc subscribers.ListCounts) error {
+		if lc.Subscribers.Active > 0 {
+			problems = append(problems, lc.SenderProblems()...)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return a.refuse(problems, "serve through "+relay)
 }

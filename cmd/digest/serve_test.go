@@ -2,35 +2,28 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/newsroom/digest/internal/smtptest"
+	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 )
 
 func TestServeRefusesATakenPort(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	taken := storetest.HoldPort(t)
 	c := newCLI(t)
-	_, errs, code := c.run("serve", "--http", ln.Addr().String())
-	if code != 1 || !strings.Contains(errs, ln.Addr().String()) || !strings.Contains(errs, "already in use") {
+	_, errs, code := c.run("serve", "--http", taken)
+	if code != 1 || !strings.Contains(errs, taken) || !strings.Contains(errs, "already in use") {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
 	if strings.Count(strings.TrimSpace(errs), "\n") != 0 {
@@ -82,37 +75,10 @@ func TestServeBadSettings(t *testing.T) {
 
 // lockedBuffer is an io.Writer for a subprocess's output that a test can
 // read while the process runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type lockedBuffer = storetest.Buffer
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// buildDigest compiles the real binary for subprocess tests.
-func buildDigest(t *testing.T) string {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build the binary with")
-	}
-	bin := filepath.Join(t.TempDir(), "digest")
-	out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
+// buildDigest is the real binary for subprocess tests, built once.
+func buildDigest(t *testing.T) string { return storetest.Binary(t) }
 
 // daemon is a running `digest serve` subprocess.
 type daemon struct {
@@ -169,13 +135,7 @@ func (d *daemon) records() []map[string]any {
 
 func waitUntil(t *testing.T, what string, logs fmt.Stringer, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s\n%s", what, logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	storetest.WaitUntil(t, what, cond, logs.String)
 }
 
 // SIGTERM to the real binary in the middle of a scheduled delivery: the
@@ -188,7 +148,7 @@ func TestServeSIGTERMDuringDeliveryLosesNothingAndResendsNothing(t *testing.T) {
 	}
 	bin := buildDigest(t)
 	srv := smtptest.Start(t, func(s *smtptest.Server) { s.Delay = 100 * time.Millisecond })
-	c := newCLI(t)
+	c := newSendingCLI(t)
 	const readers = 20
 	for i := range readers {
 		c.must("subscribers", "add", fmt.Sprintf("reader%02d@example.com", i))

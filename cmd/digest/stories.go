@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/newsroom/digest/clicks"
 	"github.com/newsroom/digest/stories"
 )
 
@@ -68,15 +69,17 @@ func withDefaultTime(st stories.Story, now time.Time) *stories.Story {
 }
 
 func (a *App) storiesImportCommand() *cobra.Command {
-	var asJSON bool
+	var skipBad, asJSON bool
 	cmd := &cobra.Command{
-		Use:   "import FILE [--json]",
+		Use:   "import FILE [--skip-bad] [--json]",
 		Short: "Import stories from JSON: an array, or one object per line",
 		Long: `Import stories from a JSON file: either one array of objects or one object per
-line, with the fields section, title, url, teaser, published_at (RFC 3339) and
-score. A story whose url is already stored is updated. The file is imported
-whole or not at all: the first bad line is reported with its number. Use - to
-read standard input.`,
+line, with the fields section, title, url, teaser, published_at (RFC 3339 or
+RFC 1123 as feeds write it), score (a number, or a number in quotes), image
+(an http(s) URL) and byline. Other fields are ignored and counted. A story whose
+url is already stored is updated. The file is imported whole or not at all: the
+first bad line is reported with its number; --skip-bad imports the good lines
+and lists the bad ones. Use - to read standard input.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in, closeIn, err := a.openInput(args[0])
@@ -88,22 +91,49 @@ read standard input.`,
 			if err != nil {
 				return err
 			}
-			n, err := s.Import(a.ctx, in)
+			res, err := s.ImportWith(a.ctx, in, stories.ImportOptions{SkipBad: skipBad})
 			if err != nil {
-				return fmt.Errorf("import %s: %w; nothing was imported", args[0], err)
+				hint := "nothing was imported"
+				if !skipBad {
+					hint += " (--skip-bad imports the good lines)"
+				}
+				return fmt.Errorf("import %s: %w; %s", args[0], err, hint)
+			}
+			for _, le := range res.Bad {
+				fmt.Fprintf(a.stderr, "skipped %s\n", le)
 			}
 			if asJSON {
+				bad := []string{}
+				for _, le := range res.Bad {
+					bad = append(bad, le.Error())
+				}
 				return writeJSON(a.stdout, struct {
-					File     string `json:"file"`
-					Imported int    `json:"imported"`
-				}{args[0], n})
+					File     string         `json:"file"`
+					Imported int            `json:"imported"`
+					Skipped  []string       `json:"skipped"`
+					Ignored  map[string]int `json:"ignored_fields"`
+				}{args[0], res.Imported, bad, res.Ignored})
 			}
-			a.printf("imported %s from %s\n", plural(n, "story"), args[0])
+			a.printf("imported %s from %s", plural(res.Imported, "story"), args[0])
+			if len(res.Bad) > 0 {
+				a.printf(", skipped %s", plural(len(res.Bad), "bad line"))
+			}
+			a.printf("\n")
+			if sum := res.IgnoredSummary(); sum != "" {
+				a.printf("%s\n", sum)
+			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&skipBad, "skip-bad", false, "import the good lines and list the bad ones instead of importing nothing")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	return cmd
+}
+
+// storyRow is a story as stories list shows it, with its clicks.
+type storyRow struct {
+	stories.Story
+	Clicks int64 `json:"clicks"`
 }
 
 func (a *App) storiesListCommand() *cobra.Command {
@@ -117,9 +147,17 @@ func (a *App) storiesListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Clicks (aggregate, every edition) ride along so editors can
+			// rank by them.
+			counts, err := clicks.ByStory(a.ctx, s.DB)
+			if err != nil {
+				return err
+			}
 			return printListing(a, asJSON, "ID\tSECTION\tPUBLISHED\tSCORE\tFLAGS\tTITLE",
-				func(fn func(stories.Story) error) error { return s.List(a.ctx, fn) },
-				func(st stories.Story) string {
+				func(fn func(storyRow) error) error {
+					return s.List(a.ctx, func(st stories.Story) error { return fn(storyRow{st, counts[st.ID]}) })
+				},
+				func(st storyRow) string {
 					flags := ""
 					if st.Pinned {
 						flags += "pinned "

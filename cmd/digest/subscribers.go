@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -34,14 +35,21 @@ func address(arg string) (string, error) {
 
 func (a *App) subscribersAddCommand() *cobra.Command {
 	var name string
+	var confirm bool
 	var lists []string
 	cmd := &cobra.Command{
-		Use:   "add EMAIL [--name N] [--list L ...]",
+		Use:   "add EMAIL [--name N] [--list L ...] [--confirm]",
 		Short: "Add a subscriber to one or more lists (default: daily)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := address(args[0]); err != nil {
+			addr, err := address(args[0])
+			if err != nil {
 				return err
+			}
+			if confirm {
+				// The normalised address: the mail goes where the
+				// sign-up is stored.
+				return a.addByConfirmation(addr, name, lists)
 			}
 			s, err := a.subscribers()
 			if err != nil {
@@ -49,7 +57,7 @@ func (a *App) subscribersAddCommand() *cobra.Command {
 			}
 			// What they were on before tells what the add changed.
 			before := map[string]string{}
-			d, err := s.Show(a.ctx, args[0], 0)
+			d, err := s.Show(a.ctx, args[0])
 			switch {
 			case err == nil:
 				for _, m := range d.Memberships {
@@ -92,6 +100,7 @@ func (a *App) subscribersAddCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&name, "name", "", "display name")
 	cmd.Flags().StringArrayVar(&lists, "list", []string{subscribers.DefaultList}, "list to join (repeatable)")
+	cmd.Flags().BoolVar(&confirm, "confirm", false, "send a confirmation mail instead of activating (for addresses whose consent is not on record)")
 	return cmd
 }
 
@@ -113,10 +122,21 @@ outbox) are not touched.`,
 			if err != nil {
 				return err
 			}
+			// The ledger rows go with the person (the foreign keys
+			// cascade): count them, through their owner, just before.
+			sub, err := s.Get(a.ctx, args[0])
+			if err != nil {
+				return err
+			}
+			deliveries, err := delivery.CountForSubscriber(a.ctx, s.DB, sub.ID)
+			if err != nil {
+				return err
+			}
 			e, err := s.Remove(a.ctx, args[0])
 			if err != nil {
 				return err
 			}
+			e.Deliveries = deliveries
 			a.printf("removed %s: erased %s and %s\n", e.Email, plural(e.Memberships, "membership"), plural(e.Deliveries, "delivery"))
 			return nil
 		},
@@ -198,8 +218,11 @@ func (a *App) subscribersShowCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := s.Show(a.ctx, args[0], recentDeliveries)
+			d, err := s.Show(a.ctx, args[0])
 			if err != nil {
+				return err
+			}
+			if d.Deliveries, err = delivery.SubscriberDeliveries(a.ctx, s.DB, d.ID, recentDeliveries); err != nil {
 				return err
 			}
 			if asJSON {
@@ -246,6 +269,8 @@ func (a *App) printShow(d subscribers.Details) {
 	table("LIST\tSTATUS\tSINCE", ms, "(on no list)")
 	a.printf("\nrecent deliveries:\n")
 	table("DATE\tLIST\tSTATUS\tATTEMPTS\tUPDATED\tREPLY", ds, "(none)")
+	a.printf("\nconsent records:\n")
+	table("AT\tLIST\tACTION\tSOURCE\tCONSENT\tIP\tDETAIL", consentRows(d.Consent), "(none)")
 }
 
 // tablePage is how many rows a long table aligns at a time: tabwriter
@@ -256,15 +281,18 @@ func (a *App) subscribersListCommand() *cobra.Command {
 	var f subscribers.Filter
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "list [--list L] [--status active|unsubscribed|bounced] [--json]",
+		Use:   "list [--list L] [--status active|unsubscribed|bounced|pending] [--json]",
 		Short: "List subscribers with their memberships (default: every list)",
 		Long: `List subscribers, one line per membership, in the order they were added. Without
 --list every list is shown, and people on no list appear once with an empty list.
 The output streams: a list of any size prints in constant memory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.Status == subscribers.StatusPending {
+				return a.listPending(cmd.Flags().Changed("list"), f.List, asJSON)
+			}
 			if f.Status != "" && !subscribers.ValidStatus(f.Status) {
-				return usagef("--status %q: use active, unsubscribed or bounced", f.Status)
+				return usagef("--status %q: use active, unsubscribed or bounced (or pending for sign-ups awaiting confirmation)", f.Status)
 			}
 			s, err := a.subscribers()
 			if err != nil {
@@ -355,9 +383,9 @@ func (a *App) subscribersCountCommand() *cobra.Command {
 
 func (a *App) subscribersImportCommand() *cobra.Command {
 	opt := subscribers.ImportOptions{}
-	var verbose, asJSON bool
+	var verbose, asJSON, confirmImport bool
 	cmd := &cobra.Command{
-		Use:   "import FILE.csv [--list L] [--dry-run] [--resubscribe]",
+		Use:   "import FILE.csv [--list L] [--dry-run] [--resubscribe] [--confirm]",
 		Short: "Import subscribers from CSV into a list",
 		Long: `Import subscribers from a CSV file (- reads standard input) into a list.
 
@@ -395,7 +423,17 @@ real import would give.`,
 					fmt.Fprintf(a.stderr, "line %d: %s: %s\n", r.Line, r.Kind, oneLine(r.Reason))
 				}
 			}
+			var confirmed *confirmBatch
+			if confirmImport {
+				if confirmed, err = a.newConfirmBatch(opt.List); err != nil {
+					return err
+				}
+				opt.Confirm = confirmed.add
+			}
 			sum, err := s.Import(a.ctx, bufio.NewReaderSize(in, 64<<10), opt)
+			if confirmed != nil {
+				a.printf("%s\n", confirmed.summary())
+			}
 			if err != nil {
 				return importError(args[0], sum, err)
 			}
@@ -425,6 +463,7 @@ real import would give.`,
 	f.StringVar(&opt.List, "list", subscribers.DefaultList, "list to import into")
 	f.BoolVar(&opt.DryRun, "dry-run", false, "check and count, write nothing")
 	f.BoolVar(&opt.Resubscribe, "resubscribe", false, "re-activate people who unsubscribed or bounced (only with their consent)")
+	f.BoolVar(&confirmImport, "confirm", false, "send each address not yet active a confirmation mail instead of activating it (same limits as the public sign-up)")
 	f.IntVar(&opt.BatchSize, "batch", subscribers.DefaultBatchSize, "rows per transaction")
 	f.BoolVarP(&verbose, "verbose", "v", false, "also report skipped and duplicate rows on standard error")
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
@@ -455,8 +494,9 @@ func importError(file string, sum subscribers.ImportSummary, err error) error {
 
 func (a *App) subscribersExportCommand() *cobra.Command {
 	var f subscribers.Filter
+	var consent bool
 	cmd := &cobra.Command{
-		Use:   "export [--list L] [--status S]",
+		Use:   "export [--list L] [--status S] | --consent",
 		Short: "Write a list's subscribers as CSV to standard output",
 		Long: `Write the members of a list (default daily) as CSV to standard output: the
 columns email, name, status, then one column per attribute name in byte order.
@@ -465,6 +505,17 @@ that an import elsewhere keeps their opt-out. import reads the file back
 unchanged. The rows stream from the database.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if consent {
+				if cmd.Flags().Changed("list") || cmd.Flags().Changed("status") {
+					return usagef("--consent writes every consent record: it takes no --list or --status")
+				}
+				s, err := a.subscribers()
+				if err != nil {
+					return err
+				}
+				_, err = s.ExportConsent(a.ctx, a.stdout)
+				return err
+			}
 			if f.Status != "" && !subscribers.ValidStatus(f.Status) {
 				return usagef("--status %q: use active, unsubscribed or bounced", f.Status)
 			}
@@ -476,6 +527,7 @@ unchanged. The rows stream from the database.`,
 			return err
 		},
 	}
+	cmd.Flags().BoolVar(&consent, "consent", false, "write the consent records instead (email, list, at, action, source, consent_version, detail, ip, user_agent)")
 	cmd.Flags().StringVar(&f.List, "list", subscribers.DefaultList, "list to export")
 	cmd.Flags().StringVar(&f.Status, "status", "", "only this status: active, unsubscribed or bounced")
 	return cmd

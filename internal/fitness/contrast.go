@@ -2,12 +2,13 @@ package fitness
 
 import (
 	"fmt"
-	"math"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"golang.org/x/net/html"
+
+	"github.com/newsroom/digest/templates"
 )
 
 // Text is one run of text in a rendered message with the colours a
@@ -135,16 +136,11 @@ func (st style) child(n *html.Node, rules []darkRule) style {
 
 func measure(text string, st style) (Text, error) {
 	t := Text{Snippet: snippet(text), FG: st.fg, BG: st.bg, SizePx: st.size, Bold: st.bold}
-	fg, err := luminance(st.fg)
+	r, err := ContrastRatio(st.fg, st.bg)
 	if err != nil {
 		return t, fmt.Errorf("text %q: %w", t.Snippet, err)
 	}
-	bg, err := luminance(st.bg)
-	if err != nil {
-		return t, fmt.Errorf("text %q: %w", t.Snippet, err)
-	}
-	hi, lo := math.Max(fg, bg), math.Min(fg, bg)
-	t.Ratio = (hi + 0.05) / (lo + 0.05)
+	t.Ratio = r
 	t.Min = 4.5
 	if st.size >= 24 || st.bold && st.size >= 18.66 {
 		t.Min = 3
@@ -160,39 +156,11 @@ func snippet(s string) string {
 	return s
 }
 
-// luminance is WCAG 2.1's relative luminance of a #rgb or #rrggbb
-// colour.
-func luminance(c string) (float64, error) {
-	c = strings.ToLower(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(c), "!important")))
-	h := strings.TrimPrefix(c, "#")
-	if len(h) == 3 {
-		h = string([]byte{h[0], h[0], h[1], h[1], h[2], h[2]})
-	}
-	v, err := strconv.ParseUint(h, 16, 32)
-	if !strings.HasPrefix(c, "#") || len(h) != 6 || err != nil {
-		return 0, fmt.Errorf("colour %q: the contrast check reads #rgb and #rrggbb only", c)
-	}
-	lin := func(b uint64) float64 {
-		s := float64(b) / 255
-		if s <= 0.03928 {
-			return s / 12.92
-		}
-		return math.Pow((s+0.055)/1.055, 2.4)
-	}
-	return 0.2126*lin(v>>16&0xff) + 0.7152*lin(v>>8&0xff) + 0.0722*lin(v&0xff), nil
-}
-
-// ContrastRatio is WCAG 2.1's contrast ratio of two #rrggbb colours.
+// ContrastRatio is WCAG 2.1's contrast ratio of two #rgb or #rrggbb
+// colours, as the theme's own accent check computes it; the !important
+// of the dark block's rules is ignored.
 func ContrastRatio(a, b string) (float64, error) {
-	la, err := luminance(a)
-	if err != nil {
-		return 0, err
-	}
-	lb, err := luminance(b)
-	if err != nil {
-		return 0, err
-	}
-	return (math.Max(la, lb) + 0.05) / (math.Min(la, lb) + 0.05), nil
+	return templates.ContrastRatio(strings.TrimSuffix(strings.TrimSpace(a), "!important"), strings.TrimSuffix(strings.TrimSpace(b), "!important"))
 }
 
 func declarations(s string) map[string]string {

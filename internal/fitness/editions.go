@@ -104,14 +104,20 @@ func RTL() digest.Selection {
 }
 
 // WithImages gives every lead story of sel a picture (a JPEG on the
-// newsroom's image host).
+// newsroom's image host) and a byline, as a CMS export carries them.
 func WithImages(sel digest.Selection) digest.Selection {
 	sel.Images = map[int64]digest.Image{}
-	for _, b := range sel.Blocks {
-		for _, st := range b.Stories {
+	blocks := make([]digest.Block, len(sel.Blocks))
+	for bi, b := range sel.Blocks {
+		// Copies, so that the caller's selection keeps its stories.
+		b.Stories = append([]stories.Story(nil), b.Stories...)
+		for si, st := range b.Stories {
 			sel.Images[st.ID] = digest.Image{URL: fmt.Sprintf("%s/images/%d/lead-1200x675.jpg", BaseURL, st.ID)}
+			b.Stories[si].Byline = "Ada Lovelace and Charles Babbage"
 		}
+		blocks[bi] = b
 	}
+	sel.Blocks = blocks
 	return sel
 }
 
@@ -144,10 +150,15 @@ func Largest() digest.Selection {
 	return WithImages(sel)
 }
 
-// Composer is the composer the fixtures are rendered with: the default
-// brand, links under BaseURL.
+// Brand is the fixtures' brand: a name and link, as a newsroom sets
+// them, so that the masthead and footer links are measured; the default
+// accent.
+var Brand = templates.Brand{Name: "Springfield News", Link: BaseURL + "/", Accent: templates.DefaultBrand.Accent}
+
+// Composer is the composer the fixtures are rendered with: Brand, links
+// under BaseURL.
 func Composer() digest.Composer {
-	return digest.Composer{BaseURL: BaseURL, Brand: templates.DefaultBrand}
+	return digest.Composer{BaseURL: BaseURL, Brand: Brand}
 }
 
 // Reader is the fixture recipient.

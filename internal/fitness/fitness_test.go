@@ -333,3 +333,39 @@ func TestFindMailpitHonoursEnv(t *testing.T) {
 		t.Errorf("FindMailpit with a missing DIGEST_MAILPIT: %v", err)
 	}
 }
+
+// TestContrastWithBrandAccents renders the typical edition in brands
+// whose accents fail 4.5:1 as set (a yellow on white, a dark blue in
+// dark mode) and holds every run of text, the brand's name and the
+// accented section names and READ MORE links included, to WCAG AA in
+// both schemes.
+func TestContrastWithBrandAccents(t *testing.T) {
+	for _, accent := range []string{"#ffcc00", "#0b5394", "#888888"} {
+		c := fitness.Composer()
+		c.Brand.Accent = accent
+		sel := fitness.Typical()
+		ed, err := c.Compose(sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _ := fitness.Personal(ed, sel.List)
+		for _, dark := range []bool{false, true} {
+			texts, err := fitness.Contrast(h, dark)
+			if err != nil {
+				t.Fatal(err)
+			}
+			accented := 0
+			for _, tx := range texts {
+				if !tx.OK() {
+					t.Errorf("accent %s, dark %v: %s", accent, dark, tx)
+				}
+				if tx.Snippet == fitness.Brand.Name {
+					accented++
+				}
+			}
+			if accented != 2 {
+				t.Errorf("accent %s, dark %v: brand name found %d times, want 2 (masthead, footer)", accent, dark, accented)
+			}
+		}
+	}
+}

@@ -95,6 +95,11 @@ type Server struct {
 	// address in the process being measured.
 	TotalsOnly bool
 	// MailHook may refuse a sender (return an *smtp.SMTPError).
+	//
+	// The hooks and Delay are read by the server's session goroutines:
+	// set them in Start's configure function, or later only through
+	// SetMailHook, SetRcptHook, SetDataHook and SetDelay, which hold the
+	// server's lock (a plain assignment mid-test is a data race).
 	MailHook func(from string) error
 	// RcptHook may reject a recipient (return an *smtp.SMTPError) or drop
 	// the connection (ErrDrop).
@@ -160,6 +165,42 @@ func Start(tb testing.TB, configure func(*Server)) *Server {
 	go s.srv.Serve(ln)
 	tb.Cleanup(func() { s.srv.Close() })
 	return s
+}
+
+// SetMailHook replaces MailHook while sessions may be running.
+func (s *Server) SetMailHook(h func(from string) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.MailHook = h
+}
+
+// SetRcptHook replaces RcptHook while sessions may be running.
+func (s *Server) SetRcptHook(h func(to string) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.RcptHook = h
+}
+
+// SetDataHook replaces DataHook while sessions may be running.
+func (s *Server) SetDataHook(h func(m Message) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.DataHook = h
+}
+
+// SetDelay replaces Delay while sessions may be running.
+func (s *Server) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Delay = d
+}
+
+// hooks reads the hooks and the delay under the lock, so that a test may
+// change them between (or during) sessions.
+func (s *Server) hooks() (mail func(string) error, rcpt func(string) error, data func(Message) error, delay time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.MailHook, s.RcptHook, s.DataHook, s.Delay
 }
 
 // URL is the server's SMTP URL for digest (plain text, local).
@@ -356,7 +397,7 @@ func (x *session) Mail(from string, _ *smtp.MailOptions) error {
 		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
 	}
 	x.slow()
-	if h := x.srv.MailHook; h != nil {
+	if h, _, _, _ := x.srv.hooks(); h != nil {
 		if err := h(from); err != nil {
 			return x.fail(err)
 		}
@@ -378,7 +419,7 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		x.srv.count(550)
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
 	}
-	if h := x.srv.RcptHook; h != nil {
+	if _, h, _, _ := x.srv.hooks(); h != nil {
 		if err := h(to); err != nil {
 			return x.fail(err)
 		}
@@ -426,13 +467,13 @@ func (x *session) Data(r io.Reader) error {
 		}
 	}
 	x.slow()
-	if x.srv.Delay > 0 {
-		time.Sleep(x.srv.Delay)
+	if _, _, _, delay := x.srv.hooks(); delay > 0 {
+		time.Sleep(delay)
 	}
 	if x.srv.draw(x.srv.Faults.Share451, 451) {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem, try again later"}
 	}
-	if h := x.srv.DataHook; h != nil {
+	if _, _, h, _ := x.srv.hooks(); h != nil {
 		if err := h(x.msg); err != nil {
 			return x.fail(err)
 		}

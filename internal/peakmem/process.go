@@ -1,48 +1,12 @@
-// Package benchmem measures what the benchmarks report beside time: the
-// memory the Go runtime holds from the OS at its peak, the process's peak
-// resident set, and CPU time.
-package benchmem
+package peakmem
 
 import (
 	"os"
-	"runtime/metrics"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
-
-// Watch samples the memory the Go runtime holds from the OS (heap,
-// stacks, everything; modernc's SQLite is Go code, so it counts too)
-// every 5 ms, and returns a function that stops and reports the peak.
-func Watch() func() uint64 {
-	sample := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
-	var peak atomic.Uint64
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(sample)
-			if v := sample[0].Value.Uint64(); v > peak.Load() {
-				peak.Store(v)
-			}
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() uint64 {
-		close(done)
-		<-stopped
-		return peak.Load()
-	}
-}
 
 // ResetPeakRSS starts the kernel's peak resident set (VmHWM) afresh, so
 // that PeakRSS reports the peak of what follows (Linux; a no-op

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/newsroom/digest/report"
+)
+
+// reportCommand is `digest editions report ID [--json]`: what happened to
+// an edition after the send.
+func (a *App) reportCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "report ID [--json]",
+		Short: "What happened to an edition: deliveries, bounces, complaints, unsubscribes, clicks per story",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil || id <= 0 {
+				return usagef("edition id %q is not a number: digest deliveries shows edition ids", args[0])
+			}
+			db, err := a.store()
+			if err != nil {
+				return err
+			}
+			r, err := report.ForEdition(a.ctx, db, id)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, r)
+			}
+			return a.printReport(r)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func (a *App) printReport(r report.Edition) error {
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	u := r.Unsubscribes
+	for _, kv := range [][2]string{
+		{"edition", fmt.Sprintf("%d (%s, %s)", r.ID, r.List, r.Date)},
+		{"subject", r.Subject},
+		{"recipients", fmt.Sprint(r.Recipients)},
+		{"accepted", fmt.Sprint(r.Accepted)},
+		{"failed", fmt.Sprint(r.Failed)},
+		{"deferred", fmt.Sprint(r.Deferred)},
+		{"unknown", fmt.Sprint(r.Unknown)},
+		{"bounced", fmt.Sprintf("%d hard, %d soft", r.BouncedHard, r.BouncedSoft)},
+		{"complaints", fmt.Sprint(r.Complaints)},
+		{"unsubscribes", fmt.Sprintf("%d one-click, %d link, %d mail, %d complaint", u["one-click"], u["link"], u["mail"], u["complaint"])},
+	} {
+		fmt.Fprintf(tw, "%s\t%s\n", kv[0], kv[1])
+	}
+	fmt.Fprintln(tw, "\nCLICKS\tSTORY")
+	for _, s := range r.Stories {
+		fmt.Fprintf(tw, "%d\t%s\n", s.Clicks, s.Title)
+	}
+	return tw.Flush()
+}
