@@ -29,10 +29,9 @@ import (
 //   - real: the seed front page's 13 stories (internal/sample), as digest
 //     demo sends them: about 19 KB per message (12.7 KB HTML and 3 KB
 //     text before encoding);
-//   - 60k: 72 stories, 8 sections of 6 lead stories with teasers and
-//     the rest as headlines, about 60 KB per message (stories carry no
-//     images yet: that field comes with the story import's new fields, so
-//     the bytes are text and markup);
+//   - 60k: 72 stories with images and bylines, 8 sections of 4 lead
+//     stories with teasers and the rest as headlines, about 60 KB per
+//     message;
 //
 // three senders, each phase interleaved with the others, rounds times:
 //
@@ -70,7 +69,7 @@ func BenchmarkEngineVsRaw(b *testing.B) {
 				wantKB = 19
 			case "60k":
 				f.addStories(72, 300)
-				f.maxPerSection(6) // more lead stories, with teasers
+				f.maxPerSection(4) // more lead stories, with teasers and images
 				wantKB = 60
 			default:
 				b.Fatalf("DIGEST_BENCH_EDITIONS: unknown edition %q (real, 60k)", edition)

@@ -63,8 +63,8 @@ func newFixture(t testing.TB, n int) *fixture {
 	return f
 }
 
-// addStories stores n stories, teasers of teaserLen characters, published
-// in the hour before now.
+// addStories stores n stories, teasers of teaserLen characters, each
+// with an image and a byline, published in the hour before now.
 func (f *fixture) addStories(n, teaserLen int) {
 	f.t.Helper()
 	st := &stories.Store{DB: f.db}
@@ -74,6 +74,8 @@ func (f *fixture) addStories(n, teaserLen int) {
 		all = append(all, stories.Story{
 			Section: sections[i%len(sections)], Title: fmt.Sprintf("Story number %d about something that matters", i+1),
 			URL:    fmt.Sprintf("https://news.example.com/story/%d", i+1),
+			Image:  fmt.Sprintf("https://cdn.news.example.com/images/2026/11/story-%d-1200x675.jpg", i+1),
+			Byline: fmt.Sprintf("Reporter Number %d", i%9+1),
 			Teaser: strings.Repeat("Word ", teaserLen/5), PublishedAt: time.Now().Add(-time.Duration(i+1) * time.Minute), Score: float64(n - i),
 		})
 	}
