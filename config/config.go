@@ -38,6 +38,10 @@ type Config struct {
 	// SMTPURL is where mail goes (see delivery.ParseSMTPURL); empty
 	// writes .eml files to Outbox instead.
 	SMTPURL string `toml:"smtp_url"`
+	// Relays are the [[relay]] tables: several SMTP relays sharing the
+	// sending by weight, backups used only while no primary works. They
+	// replace smtp_url; --smtp or DIGEST_SMTP_URL replace them.
+	Relays []Relay `toml:"relay"`
 	// Outbox is the folder for .eml files when no SMTP URL is set.
 	Outbox string `toml:"outbox"`
 	// BaseURL is the public address of the web endpoints (unsubscribe,
@@ -97,6 +101,47 @@ type Config struct {
 
 	// bad is the first environment or flag value that did not parse.
 	bad error
+}
+
+// Relay is one [[relay]] table (see delivery.Relay): url as smtp_url,
+// weight (default 1), connections (default concurrency), rate and
+// max_per_hour for this relay alone (0: no cap), role "primary" (the
+// default) or "backup".
+type Relay struct {
+	URL         string  `toml:"url"`
+	Weight      int     `toml:"weight"`
+	Connections int     `toml:"connections"`
+	Rate        float64 `toml:"rate"`
+	MaxPerHour  int     `toml:"max_per_hour"`
+	Role        string  `toml:"role"`
+}
+
+// DeliveryRelays turns the [[relay]] tables into the delivery engine's
+// relays (Validate has checked them).
+func (c Config) DeliveryRelays() ([]delivery.Relay, error) {
+	out := make([]delivery.Relay, 0, len(c.Relays))
+	for i, r := range c.Relays {
+		cfg, err := delivery.ParseSMTPURL(r.URL)
+		if err != nil {
+			return nil, fmt.Errorf("relay %d: %w", i+1, err)
+		}
+		out = append(out, delivery.Relay{SMTP: cfg, Weight: r.Weight, Connections: r.Connections, Rate: r.Rate, MaxPerHour: r.MaxPerHour, Role: r.Role})
+	}
+	return out, nil
+}
+
+// SetSMTP sets where mail goes from --smtp (given once or more) or
+// DIGEST_SMTP_URL: one URL is smtp_url, several are primary relays of
+// equal weight; either replaces digest.toml's relays.
+func (c *Config) SetSMTP(urls ...string) {
+	c.SMTPURL, c.Relays = "", nil
+	if len(urls) == 1 {
+		c.SMTPURL = urls[0]
+		return
+	}
+	for _, u := range urls {
+		c.Relays = append(c.Relays, Relay{URL: u, Weight: 1, Role: delivery.RolePrimary})
+	}
 }
 
 // DKIM names the signing key (see delivery.DKIMConfig).
@@ -177,7 +222,7 @@ func Default() Config {
 // the same from either.
 var Env = map[string]func(*Config, string){
 	"DIGEST_DB":       func(c *Config, v string) { c.DB = v },
-	"DIGEST_SMTP_URL": func(c *Config, v string) { c.SMTPURL = v },
+	"DIGEST_SMTP_URL": func(c *Config, v string) { c.SetSMTP(v) },
 	"DIGEST_OUTBOX":   func(c *Config, v string) { c.Outbox = v },
 	"DIGEST_BASE_URL": func(c *Config, v string) { c.BaseURL = v },
 
@@ -310,6 +355,10 @@ func Keys() []string {
 				walk(f.Type, prefix+tag+".")
 				continue
 			}
+			if f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct {
+				walk(f.Type.Elem(), prefix+tag+".") // [[relay]] tables
+				continue
+			}
 			keys = append(keys, prefix+tag)
 		}
 	}
@@ -345,6 +394,9 @@ func (c Config) Validate() error {
 		if _, err := delivery.ParseSMTPURL(c.SMTPURL); err != nil {
 			return err // its messages never quote the password
 		}
+	}
+	if err := c.validateRelays(); err != nil {
+		return err
 	}
 	if err := c.validateServe(); err != nil {
 		return err
@@ -407,6 +459,49 @@ func (c Config) validateSending() error {
 		return fmt.Errorf("bounce limit %d is negative: use 0 to never mark subscribers bounced", c.BounceLimit)
 	case c.LedgerSync != delivery.LedgerSyncFull && c.LedgerSync != delivery.LedgerSyncNormal:
 		return fmt.Errorf("ledger sync %q is not %s or %s", c.LedgerSync, delivery.LedgerSyncFull, delivery.LedgerSyncNormal)
+	}
+	return nil
+}
+
+// validateRelays checks the [[relay]] tables. Messages name a relay by
+// its number and redacted URL, never its password.
+func (c Config) validateRelays() error {
+	if len(c.Relays) == 0 {
+		return nil
+	}
+	if c.SMTPURL != "" {
+		return errors.New("both smtp_url and [[relay]] tables are set: keep one (a single relay is one [[relay]] table)")
+	}
+	relays, err := c.DeliveryRelays()
+	if err != nil {
+		return err
+	}
+	seen := map[string]int{}
+	primaries := 0
+	for i, r := range c.Relays {
+		name := relays[i].SMTP.String()
+		switch {
+		case r.Weight < 0:
+			return fmt.Errorf("relay %d (%s): weight %d is negative: use 1 or more (default 1)", i+1, name, r.Weight)
+		case r.Connections < 0 || r.Connections > 100:
+			return fmt.Errorf("relay %d (%s): connections %d is out of range: use 1 to 100, or leave it out for concurrency", i+1, name, r.Connections)
+		case r.Rate < 0:
+			return fmt.Errorf("relay %d (%s): rate %g is negative: use messages per second, or 0 for no limit", i+1, name, r.Rate)
+		case r.MaxPerHour < 0:
+			return fmt.Errorf("relay %d (%s): max_per_hour %d is negative: use messages per hour, or 0 for no limit", i+1, name, r.MaxPerHour)
+		case r.Role != "" && r.Role != delivery.RolePrimary && r.Role != delivery.RoleBackup:
+			return fmt.Errorf("relay %d (%s): role %q is not %q or %q", i+1, name, r.Role, delivery.RolePrimary, delivery.RoleBackup)
+		}
+		if j, dup := seen[relays[i].Name()]; dup {
+			return fmt.Errorf("relay %d (%s) is the same host and port as relay %d: give each relay once, with a weight", i+1, name, j)
+		}
+		seen[relays[i].Name()] = i + 1
+		if r.Role != delivery.RoleBackup {
+			primaries++
+		}
+	}
+	if primaries == 0 {
+		return errors.New("every [[relay]] is a backup: give at least one role = \"primary\" (the default)")
 	}
 	return nil
 }

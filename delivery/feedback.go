@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/wneessen/go-mail"
-
 	"github.com/newsroom/digest/bounces"
 	"github.com/newsroom/digest/clicks"
 	"github.com/newsroom/digest/subscribers"
@@ -80,7 +78,7 @@ func (r *run) prepareFeedback(ctx context.Context) error {
 // envelopeFrom sets the message's envelope sender to the delivery's VERP
 // address when the list has a bounce address. The queued row exists: the
 // producer commits it before handing the recipient on.
-func (r *run) envelopeFrom(ctx context.Context, m *mail.Msg, subID int64) error {
+func (r *run) envelopeFrom(ctx context.Context, m outgoing, subID int64) error {
 	if r.fb.bounce == "" {
 		return nil
 	}
@@ -93,7 +91,7 @@ func (r *run) envelopeFrom(ctx context.Context, m *mail.Msg, subID int64) error 
 		return fmt.Errorf("read delivery of subscriber %d: %w", subID, err)
 	}
 	verp := bounces.VERP(r.fb.bounce, r.s.Feedback.VERPKey, bounces.DeliveryRef{ID: id, EditionID: r.ed.ID, SubscriberID: subID})
-	if err := m.EnvelopeFrom(verp); err != nil {
+	if err := m.setEnvelopeFrom(verp); err != nil {
 		return fmt.Errorf("envelope sender %s: %w", verp, err)
 	}
 	return nil

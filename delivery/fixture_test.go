@@ -10,6 +10,7 @@ import (
 
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/internal/sample"
 	"github.com/newsroom/digest/internal/smtptest"
 	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
@@ -62,8 +63,8 @@ func newFixture(t testing.TB, n int) *fixture {
 	return f
 }
 
-// addStories stores n stories, teasers of teaserLen characters, published
-// in the hour before now.
+// addStories stores n stories, teasers of teaserLen characters, each
+// with an image and a byline, published in the hour before now.
 func (f *fixture) addStories(n, teaserLen int) {
 	f.t.Helper()
 	st := &stories.Store{DB: f.db}
@@ -73,10 +74,43 @@ func (f *fixture) addStories(n, teaserLen int) {
 		all = append(all, stories.Story{
 			Section: sections[i%len(sections)], Title: fmt.Sprintf("Story number %d about something that matters", i+1),
 			URL:    fmt.Sprintf("https://news.example.com/story/%d", i+1),
+			Image:  fmt.Sprintf("https://cdn.news.example.com/images/2026/11/story-%d-1200x675.jpg", i+1),
+			Byline: fmt.Sprintf("Reporter Number %d", i%9+1),
 			Teaser: strings.Repeat("Word ", teaserLen/5), PublishedAt: time.Now().Add(-time.Duration(i+1) * time.Minute), Score: float64(n - i),
 		})
 	}
 	if err := st.AddAll(f.ctx, all); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// maxPerSection lets every section of the stored stories show n lead
+// stories.
+func (f *fixture) maxPerSection(n int) {
+	f.t.Helper()
+	st := &stories.Store{DB: f.db}
+	secs, err := st.Sections(f.ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, sec := range secs {
+		if _, err := st.SetSection(f.ctx, sec.Name, stories.SectionChange{MaxStories: &n}); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+}
+
+// addFrontPage stores the seed front page's stories (what digest demo
+// loads), published in the hours before now.
+func (f *fixture) addFrontPage() {
+	f.t.Helper()
+	all := sample.FrontPage(time.Now())
+	for i := range all {
+		if err := stories.Normalize(&all[i]); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	if err := (&stories.Store{DB: f.db}).AddAll(f.ctx, all); err != nil {
 		f.t.Fatal(err)
 	}
 }

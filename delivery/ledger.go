@@ -116,6 +116,9 @@ type ledgerOp struct {
 	bounce   bool // a permanent refusal of the address
 	clearBnc bool // the subscriber had failures that a success clears
 	email    string
+	// relay names the relay of the attempt (Relay.Name), "" for the
+	// outbox.
+	relay string
 	// drop deletes the queued row of a subscriber who left the list
 	// (unsubscribed, erased) before the message was handed over.
 	drop bool
@@ -213,12 +216,12 @@ func newLedgerWriter(ctx context.Context, db *store.DB, editionID int64, workers
 	// is found through the (edition_id, subscriber_id) key; only queued
 	// rows change, so a recorded outcome is never overwritten.
 	if w.outcomeStmt, err = conn.PrepareContext(ctx, `
-		INSERT INTO deliveries (edition_id, subscriber_id, status, attempts, next_attempt_at, message_id, last_code, last_reply, updated_at)
-		SELECT ?3, j.value ->> 'sub', j.value ->> 'st', 1, j.value ->> 'nx', j.value ->> 'id', j.value ->> 'c', j.value ->> 'r', ?2
+		INSERT INTO deliveries (edition_id, subscriber_id, status, attempts, next_attempt_at, message_id, last_code, last_reply, relay, updated_at)
+		SELECT ?3, j.value ->> 'sub', j.value ->> 'st', 1, j.value ->> 'nx', j.value ->> 'id', j.value ->> 'c', j.value ->> 'r', COALESCE(j.value ->> 'rl', ''), ?2
 		FROM json_each(?1) AS j WHERE EXISTS (SELECT 1 FROM subscribers s WHERE s.id = j.value ->> 'sub')
 		ON CONFLICT (edition_id, subscriber_id) DO UPDATE SET status = excluded.status, attempts = deliveries.attempts + 1,
 			next_attempt_at = excluded.next_attempt_at, message_id = excluded.message_id,
-			last_code = excluded.last_code, last_reply = excluded.last_reply, updated_at = excluded.updated_at
+			last_code = excluded.last_code, last_reply = excluded.last_reply, relay = excluded.relay, updated_at = excluded.updated_at
 		WHERE deliveries.status = 'queued'`); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("ledger: %w", err)
@@ -361,7 +364,7 @@ func (w *ledgerWriter) commit(batch []ledgerOp) (bounced []ledgerOp, err error) 
 			explicit = true
 		}
 		if op.queue == nil && !op.drop {
-			outcomes = append(outcomes, outcomeJSON{Sub: op.sub, Status: op.status, Next: op.next, MsgID: op.msgID, Code: op.code, Reply: op.reply})
+			outcomes = append(outcomes, outcomeJSON{Sub: op.sub, Status: op.status, Next: op.next, MsgID: op.msgID, Code: op.code, Reply: op.reply, Relay: op.relay})
 		}
 	}
 	w.outcomes = outcomes
@@ -429,6 +432,7 @@ type outcomeJSON struct {
 	MsgID  string `json:"id"`
 	Code   int    `json:"c"`
 	Reply  string `json:"r"`
+	Relay  string `json:"rl,omitempty"`
 }
 
 // Record is one row of the ledger as `digest deliveries` shows it.
@@ -443,7 +447,10 @@ type Record struct {
 	MessageID     string     `json:"message_id,omitempty"`
 	LastCode      int        `json:"last_code,omitempty"`
 	LastReply     string     `json:"last_reply,omitempty"`
-	UpdatedAt     time.Time  `json:"updated_at"`
+	// Relay is the relay of the last attempt (host:port), the one that
+	// accepted the message when it was sent; empty for the outbox.
+	Relay     string    `json:"relay,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Filter narrows the ledger; zero fields do not filter.
@@ -476,7 +483,7 @@ func EachRecord(ctx context.Context, db *store.DB, f Filter, fn func(Record) err
 	// (subscribers): a streamed listing of any size, where asking each
 	// owner per row would be one query per delivery.
 	q := `SELECT d.edition_id, e.date, l.name, s.email, d.status, d.attempts, d.next_attempt_at,
-			d.message_id, d.last_code, d.last_reply, d.updated_at
+			d.message_id, d.last_code, d.last_reply, d.relay, d.updated_at
 		FROM deliveries d
 		JOIN editions e ON e.id = d.edition_id
 		JOIN lists l ON l.id = e.list_id
@@ -494,7 +501,7 @@ func EachRecord(ctx context.Context, db *store.DB, f Filter, fn func(Record) err
 		var next sql.NullInt64
 		var updated int64
 		if err := rows.Scan(&r.EditionID, &r.Date, &r.List, &r.Email, &r.Status, &r.Attempts, &next,
-			&r.MessageID, &r.LastCode, &r.LastReply, &updated); err != nil {
+			&r.MessageID, &r.LastCode, &r.LastReply, &r.Relay, &updated); err != nil {
 			return fmt.Errorf("read ledger: %w", err)
 		}
 		if next.Valid {

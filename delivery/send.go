@@ -72,6 +72,9 @@ type Summary struct {
 	// Pending is how many members the run set out to send to.
 	Pending  int
 	Duration time.Duration
+	// Relays counts the outcomes per relay (one entry for a lone SMTP
+	// relay, none for the outbox).
+	Relays []RelaySummary
 }
 
 // Unreached counts the members who, after the run, are still without a
@@ -189,6 +192,13 @@ type Sender struct {
 	WaitLease   bool
 	OnLeaseWait func(error)
 	LeaseTTL    time.Duration
+	// RelayRest is how long a relay of a Pool that failed as a whole is
+	// left alone before it is tried again (default 60s), doubled while it
+	// keeps failing, at most 15 minutes.
+	RelayRest time.Duration
+	// OnRelay, when set, hears a relay of a Pool being rested (up false)
+	// and taking mail again (up true); /metrics shows it as a gauge.
+	OnRelay func(relay string, up bool)
 	// Variants, when set, prepares the edition's variants (see
 	// digest.Editions.PrepareVariants): each reader gets the one their
 	// preferences choose, and readers who get none are not sent to.
@@ -260,6 +270,8 @@ type job struct {
 	attempts int // attempts in this run
 	due      time.Time
 	index    int
+	// relay is the relay the dispatcher chose for the job's next attempt.
+	relay *relayState
 }
 
 // result is a worker's report on a job to the dispatcher.
@@ -274,6 +286,14 @@ type result struct {
 	// fatal stops the run: the ledger failed, or the server refused the
 	// session.
 	fatal error
+	// relay is the relay that made the attempt; down, in a pooled run,
+	// is its failure as a whole: nothing was recorded, the dispatcher
+	// rests the relay and hands the job to another one.
+	relay *relayState
+	down  *DeliveryError
+	// stalled: in a pooled run, the relay gave no reply after the final
+	// ".", so the outcome is unknown and the relay rests.
+	stalled bool
 }
 
 // Send delivers the edition to every active member of the list who has
@@ -309,8 +329,13 @@ type run struct {
 	list  subscribers.List
 	start time.Time
 
-	domain   string
-	tmpl     *digest.Template
+	domain string
+	tmpl   *digest.Template
+	bal    *balancer
+	// wires are the run's editions made ready for the SMTP stream, by
+	// template (the edition's and each variant's); nil when each message
+	// is built through go-mail.
+	wires    map[*digest.Template]*wire
 	limiters []*rate.Limiter
 	ledger   *ledgerWriter
 	member   *subscribers.ActiveCheck // is the subscriber still an active member?
@@ -331,8 +356,13 @@ type run struct {
 }
 
 func (r *run) summary() Summary {
+	var relays []RelaySummary
+	if r.bal != nil && (r.bal.pooled() || r.bal.relays[0].name != "") {
+		relays = r.bal.summary()
+	}
 	return Summary{
-		Sent: int(r.sent.Load()), Deferred: int(r.deferred.Load()), Failed: int(r.failed.Load()), Unknown: int(r.unknown.Load()),
+		Relays: relays,
+		Sent:   int(r.sent.Load()), Deferred: int(r.deferred.Load()), Failed: int(r.failed.Load()), Unknown: int(r.unknown.Load()),
 		Already: int(r.already.Load()), FailedBefore: int(r.failedBefore.Load()), DeferredBefore: int(r.deferredBefore.Load()),
 		UnknownBefore: int(r.unknownBefore.Load()),
 		Retries:       int(r.retries.Load()), Bounced: int(r.bounced.Load()), Pending: int(r.total.Load()),
@@ -357,21 +387,34 @@ func (r *run) send(ctx context.Context) (Summary, error) {
 		return Summary{}, err
 	}
 	defer r.fb.close()
-	sessions, err := s.sessions(r.cfg.workers)
+	if s.DKIM == nil {
+		// Encoded once for the run, one wire per variant (after
+		// prepareFeedback rewrote their links); DKIM signs each message
+		// whole, so signed runs build each through go-mail.
+		if err := r.prepareWires(); err != nil {
+			return Summary{}, err
+		}
+	}
+	relays, err := s.relays(r.cfg.workers)
 	if err != nil {
 		return Summary{}, err
 	}
+	r.cfg.workers = 0
+	for _, rs := range relays {
+		r.cfg.workers += len(rs.sessions)
+	}
 	defer func() {
-		for _, ss := range sessions {
-			ss.close()
+		for _, rs := range relays {
+			for _, ss := range rs.sessions {
+				ss.close()
+			}
 		}
 	}()
+	r.bal = newBalancer(relays, s.RelayRest, s.OnRelay)
 	// Preflight: a relay that cannot be reached or refuses the login
-	// stops the run before anything is queued.
-	if ss, ok := sessions[0].(*smtpSession); ok {
-		if err := ss.connect(ctx); err != nil {
-			return Summary{}, err
-		}
+	// stops the run before anything is queued (in a pool: rests).
+	if err := r.preflight(ctx); err != nil {
+		return Summary{}, err
 	}
 	total, err := countPending(ctx, s.DB, r.ed.ID, r.list.ID, s.RetryDeferred, s.RetryFailed, s.RetryUnknown)
 	if err != nil {
@@ -402,7 +445,6 @@ func (r *run) send(ctx context.Context) (Summary, error) {
 	defer cancel()
 	stop := make(chan struct{})
 	fresh := make(chan *job, pageSize)
-	work := make(chan *job)
 	results := make(chan result, r.cfg.workers)
 
 	var producerErr error
@@ -413,14 +455,16 @@ func (r *run) send(ctx context.Context) (Summary, error) {
 		producerErr = r.produce(ctx, fresh, stop)
 	}()
 	var wg sync.WaitGroup
-	for _, ss := range sessions {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.work(runCtx, ss, work, results)
-		}()
+	for _, rs := range relays {
+		for _, ss := range rs.sessions {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.work(runCtx, rs, ss, results)
+			}()
+		}
 	}
-	runErr := r.dispatch(ctx, fresh, work, results, func() {
+	runErr := r.dispatch(ctx, fresh, results, func() {
 		close(stop)
 		cancel()
 	})
@@ -523,8 +567,9 @@ func (r *run) produce(ctx context.Context, out chan<- *job, stop <-chan struct{}
 // results, and decides when the run ends: when everything is done, when
 // ctx is cancelled, when the breaker trips or a worker reports a fatal
 // error. Then it calls halt, waits for the jobs in flight, and closes
-// work.
-func (r *run) dispatch(ctx context.Context, fresh <-chan *job, work chan<- *job, results <-chan result, halt func()) error {
+// the relays' work channels. Each job goes to the relay the balancer
+// picks for it.
+func (r *run) dispatch(ctx context.Context, fresh <-chan *job, results <-chan result, halt func()) error {
 	var retries retryHeap
 	var next *job
 	freshOpen := true
@@ -545,7 +590,9 @@ func (r *run) dispatch(ctx context.Context, fresh <-chan *job, work chan<- *job,
 			// Nothing is drained: halt closed stop, so a producer blocked on
 			// a full fresh channel returns, and the recipients it had read
 			// stay queued in the ledger for the next run.
-			close(work)
+			for _, rs := range r.bal.relays {
+				close(rs.work)
+			}
 			return stopErr
 		}
 		var sendCh chan<- *job
@@ -557,12 +604,26 @@ func (r *run) dispatch(ctx context.Context, fresh <-chan *job, work chan<- *job,
 			now := time.Now()
 			switch {
 			case retries.Len() > 0 && !retries[0].due.After(now):
-				cand, sendCh = retries[0], work
+				cand = retries[0]
 			case next != nil:
-				cand, sendCh = next, work
+				cand = next
 			}
-			if retries.Len() > 0 && retries[0].due.After(now) {
-				timer.Reset(retries[0].due.Sub(now))
+			var wake time.Time
+			if cand != nil {
+				if cand.relay == nil || !r.bal.usable(cand.relay, now) {
+					cand.relay = r.bal.pick(now)
+				}
+				if cand.relay != nil {
+					sendCh = cand.relay.work
+				} else {
+					wake = r.bal.wake() // every relay rests
+				}
+			}
+			if retries.Len() > 0 && retries[0].due.After(now) && (wake.IsZero() || retries[0].due.Before(wake)) {
+				wake = retries[0].due
+			}
+			if !wake.IsZero() {
+				timer.Reset(wake.Sub(now))
 				timerC = timer.C
 			}
 			if freshOpen && next == nil && retries.Len() < maxRetrying {
@@ -593,7 +654,18 @@ func (r *run) dispatch(ctx context.Context, fresh <-chan *job, work chan<- *job,
 			if !res.attempted {
 				continue
 			}
+			res.job.relay = nil
 			br.record(res.verdict, res.reply)
+			switch {
+			case res.down != nil:
+				r.relayFailed(res, &retries, stopping)
+			case res.stalled:
+				// No reply after the final ".": the message stays unknown
+				// (never sent again elsewhere), and the relay rests.
+				r.rest(res.relay, res.reply)
+			case res.relay != nil && res.verdict == healthy:
+				r.bal.worked(res.relay)
+			}
 			if res.retry && !stopping {
 				heap.Push(&retries, res.job)
 			}
@@ -611,7 +683,7 @@ func (r *run) dispatch(ctx context.Context, fresh <-chan *job, work chan<- *job,
 
 // work is one worker: it builds each message, waits for the rate limit,
 // and delivers it on its own session.
-func (r *run) work(ctx context.Context, ss session, work <-chan *job, results chan<- result) {
+func (r *run) work(ctx context.Context, rs *relayState, ss session, results chan<- result) {
 	// prev is the ledger ack of this worker's previous outcome; the
 	// barrier waits for it before the next message can be accepted.
 	var prev chan error
@@ -623,29 +695,22 @@ func (r *run) work(ctx context.Context, ss session, work <-chan *job, results ch
 		prev = nil
 		return err
 	}
-	for j := range work {
-		results <- r.attempt(ctx, ss, j, barrier, &prev)
+	for j := range rs.work {
+		res := r.attempt(ctx, rs, ss, j, barrier, &prev)
+		res.relay = rs
+		results <- res
 	}
 	barrier()
 }
 
-func (r *run) attempt(ctx context.Context, ss session, j *job, barrier func() error, prev *chan error) result {
+func (r *run) attempt(ctx context.Context, rs *relayState, ss session, j *job, barrier func() error, prev *chan error) result {
 	s := r.s
 	sub := j.p.sub
-	ed, tmpl := r.ed, r.tmpl
-	if r.variants != nil {
-		if v := r.variants.For(j.p.prefs); v != nil {
-			ed, tmpl = v.Edition, v.Template
-		}
-	}
-	m, err := BuildMessage(ed, Envelope{List: r.list, Sub: sub, BaseURL: s.BaseURL, Now: s.now(), Template: tmpl, BounceAddress: s.Feedback.BounceAddress})
+	m, err := r.message(ss, j.p)
 	if err != nil {
 		return result{job: j, fatal: err}
 	}
-	if s.DKIM != nil {
-		m.SetDKIM(s.DKIM.Signer(r.domain))
-	}
-	for _, l := range r.limiters {
+	for _, l := range append(r.limiters, rs.limiters...) {
 		if err := l.Wait(ctx); err != nil {
 			return result{job: j} // stopping: not attempted, stays queued
 		}
@@ -677,7 +742,14 @@ func (r *run) attempt(ctx context.Context, ss session, j *job, barrier func() er
 	if sendErr != nil && ctx.Err() != nil && errors.Is(sendErr, ErrConnect) {
 		return result{job: j} // the run stopped while dialing
 	}
-	op := ledgerOp{sub: sub.ID, msgID: m.GetMessageID(), email: sub.Email}
+	if r.bal.pooled() && sendErr != nil {
+		if down, ok := relayDown(sendErr); ok {
+			// The relay failed, not the message: nothing is recorded, the
+			// dispatcher rests the relay and hands the job on.
+			return result{job: j, attempted: true, verdict: relayFault, reply: down.Reply, down: down}
+		}
+	}
+	op := ledgerOp{sub: sub.ID, msgID: m.id(), email: sub.Email, relay: rs.name}
 	res := result{job: j, attempted: true}
 	var de *DeliveryError
 	switch {
@@ -691,22 +763,8 @@ func (r *run) attempt(ctx context.Context, ss session, j *job, barrier func() er
 		// stay queued for the run after the URL is fixed.
 		return result{job: j, fatal: s.authRequired(de)}
 	case errors.As(sendErr, &de):
-		op.code, op.reply = de.Code, de.Reply
-		res.reply, res.verdict = de.Reply, de.verdict()
-		j.attempts++
-		switch {
-		case de.Unknown:
-			// Never retried by itself: the relay may have taken it.
-			op.status = StatusUnknown
-		case !de.Temporary:
-			op.status, op.bounce = StatusFailed, de.RecipientRefused()
-		case j.attempts < r.cfg.maxAttempts:
-			j.due = time.Now().Add(backoff(r.cfg.base, r.cfg.max, j.attempts))
-			op.status, op.next = StatusQueued, s.now().Add(time.Until(j.due)).Unix()
-			res.retry = true
-		default:
-			op.status, op.next = StatusDeferred, s.now().Add(r.cfg.deferFor).Unix()
-		}
+		r.failure(j, de, &op, &res)
+		res.stalled = de.Unknown && r.bal.pooled()
 	default:
 		// The barrier failed: the ledger cannot be written.
 		return result{job: j, fatal: sendErr}
@@ -718,25 +776,136 @@ func (r *run) attempt(ctx context.Context, ss session, j *job, barrier func() er
 	return res
 }
 
+// prepareWires makes a wire of the edition and of each of its variants.
+func (r *run) prepareWires() error {
+	r.wires = map[*digest.Template]*wire{}
+	add := func(ed digest.Edition, tmpl *digest.Template) error {
+		if r.wires[tmpl] != nil {
+			return nil
+		}
+		w, err := newWire(ed, r.list, r.s.BaseURL, tmpl, r.s.Feedback.BounceAddress)
+		r.wires[tmpl] = w
+		return err
+	}
+	if err := add(r.ed, r.tmpl); err != nil {
+		return err
+	}
+	if r.variants != nil {
+		for _, v := range r.variants.All() {
+			if err := add(v.Edition, v.Template); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// message builds the recipient's message of the variant their
+// preferences choose, for the session: from the run's wire for an SMTP
+// session, through go-mail otherwise.
+func (r *run) message(ss session, p pending) (outgoing, error) {
+	sub := p.sub
+	ed, tmpl := r.ed, r.tmpl
+	if r.variants != nil {
+		if v := r.variants.For(p.prefs); v != nil {
+			ed, tmpl = v.Edition, v.Template
+		}
+	}
+	if _, ok := ss.(*smtpSession); ok && r.wires != nil {
+		return r.wires[tmpl].message(sub, r.s.now()), nil
+	}
+	m, err := BuildMessage(ed, Envelope{List: r.list, Sub: sub, BaseURL: r.s.BaseURL, Now: r.s.now(), Template: tmpl, BounceAddress: r.s.Feedback.BounceAddress})
+	if err != nil {
+		return nil, err
+	}
+	if r.s.DKIM != nil {
+		m.SetDKIM(r.s.DKIM.Signer(r.domain))
+	}
+	return goMailMsg{m}, nil
+}
+
+// failure fills in the outcome of an attempt the relay did not accept.
+func (r *run) failure(j *job, de *DeliveryError, op *ledgerOp, res *result) {
+	op.code, op.reply = de.Code, de.Reply
+	res.reply, res.verdict = de.Reply, de.verdict()
+	j.attempts++
+	switch {
+	case de.Unknown:
+		// Never retried by itself, nor through another relay: the
+		// relay may have taken it.
+		op.status = StatusUnknown
+	case !de.Temporary:
+		op.status, op.bounce = StatusFailed, de.RecipientRefused()
+	case j.attempts < r.cfg.maxAttempts:
+		j.due = time.Now().Add(backoff(r.cfg.base, r.cfg.max, j.attempts))
+		op.status, op.next = StatusQueued, r.s.now().Add(time.Until(j.due)).Unix()
+		res.retry = true
+	default:
+		op.status, op.next = StatusDeferred, r.s.now().Add(r.cfg.deferFor).Unix()
+	}
+}
+
+// relayFailed handles a pooled relay's failure as a whole: the relay
+// rests, and the job goes at once to another relay when one works. When
+// every relay rests it counts as an ordinary temporary failure of the
+// job (retried with backoff, deferred after MaxAttempts), so a run whose
+// relays are all down ends as a run through one dead relay does.
+func (r *run) relayFailed(res result, retries *retryHeap, stopping bool) {
+	now := time.Now()
+	r.rest(res.relay, res.down.Reply)
+	j := res.job
+	if r.bal.available(now) {
+		res.relay.rerouted++
+		if !stopping {
+			j.due = now
+			heap.Push(retries, j)
+		}
+		return
+	}
+	op := ledgerOp{sub: j.p.sub.ID, email: j.p.sub.Email, relay: res.relay.name}
+	var out result
+	r.failure(j, res.down, &op, &out)
+	r.ledger.submit(op)
+	if out.retry && !stopping {
+		heap.Push(retries, j)
+	}
+}
+
+// rest takes a pooled relay out of the run for a while and says so once
+// per outage.
+func (r *run) rest(rs *relayState, reply string) {
+	if d, fresh := r.bal.restRelay(rs, time.Now()); fresh {
+		r.s.logf("relay %s rests for %s: %s", rs.name, d.Round(time.Millisecond), reply)
+	}
+}
+
 // committed updates the counters and logs after a ledger commit.
 func (r *run) committed(batch, bounced []ledgerOp) {
 	for _, op := range batch {
 		if op.queue != nil {
 			continue
 		}
+		rs := r.bal.byName[op.relay]
+		if rs == nil {
+			rs = &relayState{} // the outbox: counted nowhere
+		}
 		switch op.status {
 		case StatusSent:
 			r.sent.Add(1)
+			rs.sent.Add(1)
 		case StatusQueued:
 			r.retries.Add(1)
 		case StatusDeferred:
 			r.deferred.Add(1)
+			rs.deferred.Add(1)
 			r.s.logf("deferred %s: %s", op.email, op.reply)
 		case StatusFailed:
 			r.failed.Add(1)
+			rs.failed.Add(1)
 			r.s.logf("failed %s: %s", op.email, op.reply)
 		case StatusUnknown:
 			r.unknown.Add(1)
+			rs.unknown.Add(1)
 			r.s.logf("unknown %s: %s", op.email, op.reply)
 		}
 	}

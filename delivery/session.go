@@ -106,7 +106,7 @@ type session interface {
 	// session: so at any instant at most one message per connection can
 	// be accepted by the server and not yet recorded as sent. When
 	// barrier fails the message is abandoned unaccepted.
-	deliver(ctx context.Context, key string, m *mail.Msg, barrier func() error) error
+	deliver(ctx context.Context, key string, m outgoing, barrier func() error) error
 	close() error
 }
 
@@ -144,7 +144,7 @@ func (s *smtpSession) drop() {
 	}
 }
 
-func (s *smtpSession) deliver(ctx context.Context, _ string, m *mail.Msg, barrier func() error) error {
+func (s *smtpSession) deliver(ctx context.Context, _ string, m outgoing, barrier func() error) error {
 	for try := 0; ; try++ {
 		if err := s.connect(ctx); err != nil {
 			if errors.Is(err, ErrSessionRefused) {
@@ -173,15 +173,11 @@ func (s *smtpSession) deliver(ctx context.Context, _ string, m *mail.Msg, barrie
 // the end of data once barrier allows it. It does not send NOOP before
 // nor RSET after a successful transaction (RFC 5321 needs neither), which
 // saves two round trips per message.
-func (s *smtpSession) transact(m *mail.Msg, barrier func() error) error {
+func (s *smtpSession) transact(m outgoing, barrier func() error) error {
 	c := s.conn
-	from, err := m.GetSender(false)
+	from, rcpts, err := m.envelope()
 	if err != nil {
-		return &DeliveryError{Stage: stageMail, Reply: "message has no sender: " + err.Error()}
-	}
-	rcpts, err := m.GetRecipients()
-	if err != nil {
-		return &DeliveryError{Stage: stageRcpt, Reply: "message has no recipient: " + err.Error()}
+		return &DeliveryError{Stage: stageMail, Reply: "message has no sender or recipient: " + err.Error()}
 	}
 	if err := c.UpdateDeadline(s.cfg.Timeout); err != nil {
 		return classify(err, stageMail, s.cfg.redact)
@@ -198,7 +194,7 @@ func (s *smtpSession) transact(m *mail.Msg, barrier func() error) error {
 	if err != nil {
 		return s.abort(classify(err, stageData, s.cfg.redact))
 	}
-	if _, err := m.WriteTo(w); err != nil {
+	if err := writeBody(c, w, m); err != nil {
 		// Part of the body went out; the end of data must never follow.
 		return &DeliveryError{Stage: stageData, Reply: cleanReply(err.Error(), s.cfg.redact), Temporary: true, ConnLost: true}
 	}
@@ -209,6 +205,25 @@ func (s *smtpSession) transact(m *mail.Msg, barrier func() error) error {
 		}
 	}
 	return s.endData(c, w)
+}
+
+// writeBody writes the message into the data stream. A wire message
+// goes dot-stuffed straight into the connection's buffer, all but its
+// final CRLF, which goes through go-mail's data writer: that leaves the
+// writer at the start of a line, so its end of data is just ".", and
+// textproto's per-byte dot-stuffing is skipped for the rest. Any other
+// message is written through the data writer.
+func writeBody(c *gosmtp.Client, w io.Writer, m outgoing) error {
+	wm, ok := m.(*wireMsg)
+	if !ok || c.Text == nil {
+		_, err := m.WriteTo(w)
+		return err
+	}
+	if _, err := wm.writeStuffed(c.Text.W); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\r\n")
+	return err
 }
 
 // endData sends the final "." and waits for the relay's verdict, up to
@@ -272,10 +287,24 @@ func (s *smtpSession) close() error {
 	return nil
 }
 
+// goMail is the go-mail message other transports take; the engine only
+// builds wire messages for SMTP sessions.
+func goMail(out outgoing) (*mail.Msg, error) {
+	g, ok := out.(goMailMsg)
+	if !ok {
+		return nil, errors.New("internal: a wire message reached a transport that takes go-mail messages")
+	}
+	return g.Msg, nil
+}
+
 // outboxSession writes files; workers share one outbox.
 type outboxSession struct{ ob Outbox }
 
-func (o outboxSession) deliver(ctx context.Context, key string, m *mail.Msg, barrier func() error) error {
+func (o outboxSession) deliver(ctx context.Context, key string, out outgoing, barrier func() error) error {
+	m, err := goMail(out)
+	if err != nil {
+		return err
+	}
 	if barrier != nil {
 		if err := barrier(); err != nil {
 			return err
@@ -295,7 +324,11 @@ type sharedSession struct {
 	t  Transport
 }
 
-func (s sharedSession) deliver(ctx context.Context, key string, m *mail.Msg, barrier func() error) error {
+func (s sharedSession) deliver(ctx context.Context, key string, out outgoing, barrier func() error) error {
+	m, err := goMail(out)
+	if err != nil {
+		return err
+	}
 	if barrier != nil {
 		if err := barrier(); err != nil {
 			return err
@@ -303,7 +336,7 @@ func (s sharedSession) deliver(ctx context.Context, key string, m *mail.Msg, bar
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := s.t.Send(ctx, key, m)
+	err = s.t.Send(ctx, key, m)
 	if err == nil || errors.Is(err, ErrConnect) {
 		return err
 	}

@@ -42,7 +42,7 @@ func (s *Sender) SendTest(ctx context.Context, ed digest.Edition, list subscribe
 			m.SetDKIM(s.DKIM.Signer(domain))
 		}
 		key := fmt.Sprintf("test-%s-%s-%d", ed.Date, fileSafe(list.Name), i+1)
-		if err := ss.deliver(ctx, key, m, nil); err != nil {
+		if err := ss.deliver(ctx, key, goMailMsg{m}, nil); err != nil {
 			return fmt.Errorf("test send to %s: %w (sent to %d of %d)", r.Email, err, i, len(rcpts))
 		}
 		if sent != nil {

@@ -121,7 +121,7 @@ func oneLine(s string) string { return oneline.String(s) }
 func (s *SMTP) Send(ctx context.Context, key string, m *mail.Msg) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.sess.deliver(ctx, key, m, nil)
+	return s.sess.deliver(ctx, key, goMailMsg{m}, nil)
 }
 
 // Close ends the session with QUIT.

@@ -40,6 +40,12 @@ type Metrics struct {
 	Unsubscribes prometheus.Counter
 	// Resubscribes counts memberships restored from the unsubscribe page.
 	Resubscribes prometheus.Counter
+	// RelayMessages counts delivery outcomes per relay (host:port) and
+	// outcome (sent, deferred, failed, unknown).
+	RelayMessages *prometheus.CounterVec
+	// RelayUp is 1 while a relay takes mail, 0 while it rests after
+	// failing as a whole.
+	RelayUp *prometheus.GaugeVec
 
 	totals *totalsCollector
 }
@@ -82,12 +88,18 @@ func New() *Metrics {
 		Resubscribes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "digest_resubscribes_total", Help: "Memberships restored from the unsubscribe page.",
 		}),
+		RelayMessages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "digest_relay_messages_total", Help: "Delivery outcomes per SMTP relay (host:port) and outcome.",
+		}, []string{"relay", "outcome"}),
+		RelayUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "digest_relay_up", Help: "1 while the SMTP relay takes mail, 0 while it rests after failing as a whole.",
+		}, []string{"relay"}),
 	}
 	m.totals = &totalsCollector{}
 	m.Registry.MustRegister(
 		m.totals,
 		m.EditionsBuilt, m.MessagesSent, m.MessagesDeferred, m.MessagesFailed,
-		m.SendDuration, m.LastSuccess, m.Runs, m.Leader, m.Unsubscribes, m.Resubscribes,
+		m.SendDuration, m.LastSuccess, m.Runs, m.Leader, m.Unsubscribes, m.Resubscribes, m.RelayMessages, m.RelayUp,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -110,6 +122,22 @@ func (m *Metrics) Delivered(list string, sent, deferred, failed int, took time.D
 	m.MessagesDeferred.WithLabelValues(list).Add(float64(deferred))
 	m.MessagesFailed.WithLabelValues(list).Add(float64(failed))
 	m.SendDuration.WithLabelValues(list).Observe(took.Seconds())
+}
+
+// RelayDelivered adds one run's outcomes through one relay.
+func (m *Metrics) RelayDelivered(relay string, sent, deferred, failed, unknown int) {
+	for outcome, n := range map[string]int{"sent": sent, "deferred": deferred, "failed": failed, "unknown": unknown} {
+		m.RelayMessages.WithLabelValues(relay, outcome).Add(float64(n))
+	}
+}
+
+// SetRelayUp sets the relay's gauge: up while it takes mail.
+func (m *Metrics) SetRelayUp(relay string, up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.RelayUp.WithLabelValues(relay).Set(v)
 }
 
 // Succeeded records a run of the list that ended without error at t.

@@ -55,7 +55,11 @@ type ImportOptions struct {
 
 // ImportResult is what an import read.
 type ImportResult struct {
+	// Stories are the good stories, from ParseWith only: an import
+	// streams them to the store and keeps none.
 	Stories []Story
+	// Imported counts the good stories.
+	Imported int
 	// Ignored counts, per unknown field name, the rows that carried it.
 	Ignored map[string]int
 	// Bad are the stories left out with SkipBad, in file order.
@@ -260,10 +264,32 @@ func Parse(r io.Reader, now time.Time) ([]Story, error) {
 	return res.Stories, err
 }
 
+// Each reads stories as Parse does, but hands each one to fn as soon as
+// it is read and checked, holding none of them: a file of any size is
+// read in constant memory. It stops at the first bad story, or the first
+// error of fn.
+func Each(r io.Reader, now time.Time, fn func(Story) error) error {
+	_, err := EachWith(r, now, ImportOptions{}, fn)
+	return err
+}
+
 // ParseWith is Parse with options, and tells what it ignored or skipped.
 func ParseWith(r io.Reader, now time.Time, opt ImportOptions) (ImportResult, error) {
-	br := bufio.NewReader(r)
-	p := &parser{now: now, opt: opt, res: ImportResult{Ignored: map[string]int{}}}
+	var out []Story
+	res, err := EachWith(r, now, opt, func(st Story) error { out = append(out, st); return nil })
+	if err != nil {
+		return ImportResult{}, err
+	}
+	res.Stories = out
+	return res, nil
+}
+
+// EachWith is Each with options: with SkipBad a bad story is counted and
+// listed in the result and the read goes on. The result holds no stories
+// (fn had them), only the counts.
+func EachWith(r io.Reader, now time.Time, opt ImportOptions, fn func(Story) error) (ImportResult, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	p := &parser{now: now, opt: opt, fn: fn, res: ImportResult{Ignored: map[string]int{}}}
 	first, skipped, err := peekNonSpace(br)
 	if err == io.EOF {
 		return ImportResult{}, errors.New("the file is empty: expected a JSON array or one JSON object per line")
@@ -285,6 +311,7 @@ func ParseWith(r io.Reader, now time.Time, opt ImportOptions) (ImportResult, err
 type parser struct {
 	now time.Time
 	opt ImportOptions
+	fn  func(Story) error
 	res ImportResult
 }
 
@@ -398,23 +425,33 @@ func (p *parser) add(line int, raw []byte) error {
 	if err == nil {
 		var st Story
 		if st, err = rec.story(p.now, p.res.Ignored); err == nil {
-			p.res.Stories = append(p.res.Stories, st)
-			return nil
+			p.res.Imported++
+			return p.fn(st)
 		}
 	}
 	return p.bad(&LineError{line, err})
 }
 
 func (p *parser) parseArray(br *bufio.Reader, skipped int) error {
-	// Keep the bytes read so far to turn a decoder offset into a line.
+	// The bytes read since the last story are kept to turn a decoder
+	// offset into a line; older ones are only counted (base, baseLines),
+	// so memory stays flat whatever the file's size.
 	var seen bytes.Buffer
+	var base int64
+	baseLines := skipped
 	dec := json.NewDecoder(io.TeeReader(br, &seen))
 	lineAt := func(off int64) int {
 		b := seen.Bytes()
-		if int(off) < len(b) {
-			b = b[:off]
+		if rel := off - base; rel >= 0 && int(rel) < len(b) {
+			b = b[:rel]
 		}
-		return skipped + bytes.Count(b, []byte("\n")) + 1
+		return baseLines + bytes.Count(b, []byte("\n")) + 1
+	}
+	forget := func(off int64) {
+		if rel := int(off - base); rel > 0 && rel <= seen.Len() {
+			baseLines += bytes.Count(seen.Next(rel), []byte("\n"))
+			base = off
+		}
 	}
 	if _, err := dec.Token(); err != nil {
 		return &LineError{lineAt(dec.InputOffset()), err}
@@ -427,9 +464,10 @@ func (p *parser) parseArray(br *bufio.Reader, skipped int) error {
 			return &LineError{lineAt(dec.InputOffset()), fmt.Errorf("not a JSON story object: %v", err)}
 		}
 		// Report the line where the object starts, after its comma.
-		if err := p.add(lineAt(start)+leadingNewlines(seen.Bytes()[start:]), one); err != nil {
+		if err := p.add(lineAt(start)+leadingNewlines(seen.Bytes()[start-base:]), one); err != nil {
 			return err
 		}
+		forget(dec.InputOffset())
 	}
 	if _, err := dec.Token(); err != nil {
 		return &LineError{lineAt(dec.InputOffset()), fmt.Errorf("unterminated array: %v", err)}
@@ -454,21 +492,31 @@ func leadingNewlines(b []byte) int {
 	return n
 }
 
-// Import parses r and stores every story in one transaction. It returns
-// how many stories were read.
+// Import parses r and stores every story, all or nothing. It returns how
+// many stories were read. The file is streamed into a temporary staging
+// table first (stage.go), which takes no lock on the store, so a bad
+// story anywhere leaves the store untouched and other writers are not
+// held up while a large file is read; then one transaction moves the
+// stories in.
 func (s *Store) Import(ctx context.Context, r io.Reader) (int, error) {
 	res, err := s.ImportWith(ctx, r, ImportOptions{})
-	return len(res.Stories), err
+	return res.Imported, err
 }
 
 // ImportWith is Import with options: with SkipBad the good stories are
-// stored (in one transaction) and the bad ones returned in the result.
+// stored (all of them or none) and the bad ones returned in the result.
+// The result counts the stories (Imported) but holds none of them.
 func (s *Store) ImportWith(ctx context.Context, r io.Reader, opt ImportOptions) (ImportResult, error) {
-	res, err := ParseWith(r, s.now(), opt)
+	st, err := newStage(ctx, s.DB)
 	if err != nil {
 		return ImportResult{}, err
 	}
-	if err := s.AddAll(ctx, res.Stories); err != nil {
+	defer st.close()
+	res, err := EachWith(r, s.now(), opt, func(story Story) error { return st.add(ctx, story) })
+	if err != nil {
+		return ImportResult{}, err
+	}
+	if err := st.commit(ctx, s.now()); err != nil {
 		return ImportResult{}, err
 	}
 	return res, nil

@@ -180,6 +180,18 @@ func (s *Store) AddAll(ctx context.Context, sts []Story) error {
 	})
 }
 
+// onURLConflict updates a story stored under the same URL, keeping the
+// fields an editor changed (the edited bits): shared by AddAll and the
+// staged import.
+const onURLConflict = `ON CONFLICT (url) DO UPDATE SET
+			section_id = CASE WHEN stories.edited & 4 <> 0 THEN stories.section_id ELSE excluded.section_id END,
+			title = CASE WHEN stories.edited & 1 <> 0 THEN stories.title ELSE excluded.title END,
+			teaser = CASE WHEN stories.edited & 2 <> 0 THEN stories.teaser ELSE excluded.teaser END,
+			score = CASE WHEN stories.edited & 8 <> 0 THEN stories.score ELSE excluded.score END,
+			image = CASE WHEN excluded.image <> '' THEN excluded.image ELSE stories.image END,
+			byline = CASE WHEN excluded.byline <> '' THEN excluded.byline ELSE stories.byline END,
+			published_at = excluded.published_at, updated_at = excluded.updated_at`
+
 func (s *Store) upsert(ctx context.Context, tx *sql.Tx, st *Story) error {
 	sec, err := EnsureSection(ctx, tx, st.Section, s.now())
 	if err != nil {
@@ -189,14 +201,7 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, st *Story) error {
 	err = tx.QueryRowContext(ctx, `
 		INSERT INTO stories (section_id, title, url, teaser, published_at, score, image, byline, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (url) DO UPDATE SET
-			section_id = CASE WHEN stories.edited & 4 <> 0 THEN stories.section_id ELSE excluded.section_id END,
-			title = CASE WHEN stories.edited & 1 <> 0 THEN stories.title ELSE excluded.title END,
-			teaser = CASE WHEN stories.edited & 2 <> 0 THEN stories.teaser ELSE excluded.teaser END,
-			score = CASE WHEN stories.edited & 8 <> 0 THEN stories.score ELSE excluded.score END,
-			image = CASE WHEN excluded.image <> '' THEN excluded.image ELSE stories.image END,
-			byline = CASE WHEN excluded.byline <> '' THEN excluded.byline ELSE stories.byline END,
-			published_at = excluded.published_at, updated_at = excluded.updated_at
+		`+onURLConflict+`
 		RETURNING id, pinned, hidden, title, teaser, score, (SELECT name FROM sections WHERE id = stories.section_id)`,
 		sec.ID, st.Title, st.URL, st.Teaser, st.PublishedAt.Unix(), st.Score, st.Image, st.Byline, now, now,
 	).Scan(&st.ID, &st.Pinned, &st.Hidden, &st.Title, &st.Teaser, &st.Score, &st.Section)

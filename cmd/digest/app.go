@@ -118,7 +118,7 @@ func (a *App) rootCommand() *cobra.Command {
 var flagSettings = map[string]func(*config.Config, string){
 	"db":       func(c *config.Config, v string) { c.DB = v },
 	"base-url": func(c *config.Config, v string) { c.BaseURL = v },
-	"smtp":     func(c *config.Config, v string) { c.SMTPURL = v },
+	"smtp":     func(c *config.Config, v string) { c.SetSMTP(v) },
 	"outbox":   func(c *config.Config, v string) { c.Outbox = v },
 
 	"http":         config.Env["DIGEST_HTTP"],
@@ -139,6 +139,10 @@ func (a *App) loadConfig(flags *pflag.FlagSet) error {
 	}
 	for name, set := range flagSettings {
 		if f := flags.Lookup(name); f != nil && f.Changed {
+			if sv, ok := f.Value.(pflag.SliceValue); ok && name == "smtp" {
+				cfg.SetSMTP(sv.GetSlice()...) // --smtp given more than once: relays of equal weight
+				continue
+			}
 			set(&cfg, f.Value.String())
 		}
 	}

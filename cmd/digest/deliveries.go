@@ -116,6 +116,15 @@ func (a *App) deliveriesTable(f delivery.Filter) error {
 		return nil
 	}
 	fmt.Fprintf(out, "%s: %s\n", plural(n, "delivery"), strings.Join(parts, ", "))
+	// Then per relay, when any delivery went through one (a ledger of
+	// outbox runs only has nothing to add).
+	byRelay, err := delivery.CountByRelay(a.ctx, a.db, f)
+	if err != nil {
+		return err
+	}
+	if slices.ContainsFunc(byRelay, func(c delivery.RelayCount) bool { return c.Relay != "" }) {
+		fmt.Fprintln(out, relayCounts(byRelay))
+	}
 	return nil
 }
 

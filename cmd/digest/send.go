@@ -42,6 +42,11 @@ Exit status: 0 when every recipient has the edition; 3 when the run finished
 but some recipients failed, were deferred or are unknown (the summary says
 what to run next); 1 when an error stopped the run; 2 on a usage error.
 
+--smtp given more than once, or [[relay]] tables in digest.toml, send through
+several relays: spread by weight, a relay that fails as a whole rested for a
+while and its recipients handed to the others, backups only while no primary
+works; a message of unknown outcome is never sent again through another relay.
+
 With no SMTP URL (--smtp, DIGEST_SMTP_URL or smtp_url in digest.toml) the
 messages are written as .eml files to the outbox folder (--outbox, default
 ./outbox).
@@ -92,7 +97,7 @@ until it ends and then sends to whoever it left out.`,
 			if ob, ok := transport.(delivery.Outbox); ok {
 				a.printf("no SMTP configured: writing .eml files to %s (set --smtp or DIGEST_SMTP_URL to send mail)\n", ob.Dir)
 			} else {
-				a.printf("delivering to %s over %s\n", transport, plural(a.cfg.Concurrency, "connection"))
+				a.printf("delivering to %s over %s\n", transport, connections(transport, a.cfg.Concurrency))
 			}
 			sum, err := a.deliverWith(transport, ed, list, sendOptions{retryDeferred: retryDeferred, retryFailed: retryFailed, retryUnknown: retryUnknown, lease: held})
 			// A run that failed before any outcome (the relay cannot be
@@ -123,7 +128,7 @@ until it ends and then sends to whoever it left out.`,
 	f := cmd.Flags()
 	f.StringVar(&listName, "list", subscribers.DefaultList, "list to send")
 	f.StringVar(&date, "date", "", "edition date, YYYY-MM-DD (default today in the list's time zone)")
-	f.String("smtp", "", "SMTP URL, e.g. smtp://user:pass@host:587 (env DIGEST_SMTP_URL)")
+	f.StringArray("smtp", nil, "SMTP URL, e.g. smtp://user:pass@host:587 (env DIGEST_SMTP_URL); give it again for more relays of equal weight")
 	f.String("outbox", "", "folder for .eml files when no SMTP URL is set (default ./outbox)")
 	f.BoolVar(&force, "force", false, "build an edition even when there is nothing new")
 	f.StringVar(&testTo, "test", "", "send a [TEST] copy to these addresses only (comma-separated); records nothing")
@@ -158,6 +163,17 @@ func (a *App) holdList(listName string, wait bool) (*lease.Held, error) {
 
 // transport picks SMTP when configured and the outbox otherwise.
 func (a *App) transport() (delivery.Transport, error) {
+	if len(a.cfg.Relays) > 0 {
+		relays, err := a.cfg.DeliveryRelays()
+		if err != nil {
+			return nil, usageError{err}
+		}
+		p, err := delivery.NewPool(relays)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		return p, nil
+	}
 	if a.cfg.SMTPURL == "" {
 		return delivery.Outbox{Dir: a.cfg.Outbox}, nil
 	}
@@ -277,6 +293,8 @@ type sendJSON struct {
 	Bounced        int     `json:"bounced"`
 	DurationMS     int64   `json:"duration_ms"`
 	Rate           float64 `json:"rate"`
+	// Relays counts per relay (omitted for the outbox).
+	Relays []delivery.RelaySummary `json:"relays,omitempty"`
 }
 
 func newSendJSON(list subscribers.List, ed digest.Edition, s delivery.Summary) sendJSON {
@@ -285,7 +303,7 @@ func newSendJSON(list subscribers.List, ed digest.Edition, s delivery.Summary) s
 		Sent: s.Sent, AlreadySent: s.Already, Deferred: s.Deferred, Failed: s.Failed,
 		Unknown: s.Unknown, UnknownBefore: s.UnknownBefore, Left: s.Left,
 		FailedBefore: s.FailedBefore, DeferredBefore: s.DeferredBefore, Retries: s.Retries, Bounced: s.Bounced,
-		DurationMS: s.Duration.Milliseconds(), Rate: s.Rate(),
+		DurationMS: s.Duration.Milliseconds(), Rate: s.Rate(), Relays: s.Relays,
 	}
 }
 
@@ -321,6 +339,9 @@ func (a *App) printSummary(s delivery.Summary) {
 	}
 	if len(more) > 0 {
 		a.printf("  %s\n", strings.Join(more, "; "))
+	}
+	if line := relayLine(s.Relays); line != "" {
+		a.printf("  %s\n", line)
 	}
 	if s.Deferred > 0 {
 		a.printf("  %s %s deferred: run digest send --retry-deferred later (digest deliveries --status deferred lists them)\n", plural(s.Deferred, "delivery"), isAre(s.Deferred))

@@ -63,7 +63,7 @@ in flight (the rest resume at the next start), and exits 0.`,
 	f.String("grace", "", "how late a missed fire is still sent, e.g. 3h; 0 never catches up (default "+shortDuration(scheduler.DefaultGrace)+"; env DIGEST_CATCH_UP_GRACE)")
 	f.String("reload", "", "how often lists are reread and missed fires checked, at least 1s (default "+shortDuration(scheduler.DefaultReload)+"; env DIGEST_RELOAD)")
 	f.String("lease-ttl", "", "length of the sending lease, at least 3s; a standby takes over this long after the sender dies (default "+shortDuration(scheduler.DefaultLeaseTTL)+"; env DIGEST_LEASE_TTL)")
-	f.String("smtp", "", "SMTP URL, e.g. smtp://user:pass@host:587 (env DIGEST_SMTP_URL)")
+	f.StringArray("smtp", nil, "SMTP URL, e.g. smtp://user:pass@host:587 (env DIGEST_SMTP_URL); give it again for more relays of equal weight")
 	f.String("outbox", "", "folder for .eml files when no SMTP URL is set (default ./outbox)")
 	f.BoolVar(&o.trustForwardedFor, "trust-forwarded-for", false, "rate-limit clients by the last X-Forwarded-For address (only behind a reverse proxy that sets it)")
 	f.BoolVar(&o.allowInsecure, "allow-insecure-links", false, "send through a real relay with an http or loopback base URL (a local relay such as Mailpit)")
@@ -129,7 +129,7 @@ func (a *App) runServe(o serveOptions) error {
 	m := metrics.New()
 	sched := &scheduler.Scheduler{
 		DB: db, Subs: subs, Editions: eds, Composer: a.composer(),
-		Deliver: a.serveDeliver(logger),
+		Deliver: a.serveDeliver(logger, m),
 		Metrics: m, Logger: logger, Now: a.now,
 		Grace: a.cfg.CatchUpGrace, Reload: a.cfg.Reload, LeaseTTL: a.cfg.LeaseTTL,
 	}
@@ -219,7 +219,7 @@ func (a *App) runServe(o serveOptions) error {
 
 // serveDeliver sends an edition through a transport opened for the run
 // (an SMTP session, or the outbox) and closed after it.
-func (a *App) serveDeliver(logger *slog.Logger) scheduler.DeliverFunc {
+func (a *App) serveDeliver(logger *slog.Logger, m *metrics.Metrics) scheduler.DeliverFunc {
 	return func(ctx context.Context, ed digest.Edition, list subscribers.List) (delivery.Summary, error) {
 		t, err := a.transport()
 		if err != nil {
@@ -246,7 +246,17 @@ func (a *App) serveDeliver(logger *slog.Logger) scheduler.DeliverFunc {
 		s.OnLeaseWait = func(busy error) {
 			logger.Info("waiting for another process to finish sending the list", "list", list.Name, "holder", busy.Error())
 		}
-		return s.Send(ctx, ed, list)
+		s.OnRelay = func(relay string, up bool) {
+			m.SetRelayUp(relay, up)
+			if up {
+				logger.Info("relay takes mail again", "relay", relay)
+			}
+		}
+		sum, err := s.Send(ctx, ed, list)
+		for _, r := range sum.Relays {
+			m.RelayDelivered(r.Name, r.Sent, r.Deferred, r.Failed, r.Unknown)
+		}
+		return sum, err
 	}
 }
 

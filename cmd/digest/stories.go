@@ -112,9 +112,9 @@ and lists the bad ones. Use - to read standard input.`,
 					Imported int            `json:"imported"`
 					Skipped  []string       `json:"skipped"`
 					Ignored  map[string]int `json:"ignored_fields"`
-				}{args[0], len(res.Stories), bad, res.Ignored})
+				}{args[0], res.Imported, bad, res.Ignored})
 			}
-			a.printf("imported %s from %s", plural(len(res.Stories), "story"), args[0])
+			a.printf("imported %s from %s", plural(res.Imported, "story"), args[0])
 			if len(res.Bad) > 0 {
 				a.printf(", skipped %s", plural(len(res.Bad), "bad line"))
 			}

@@ -1,7 +1,8 @@
 // Package peakmem measures the peak memory of a stretch of a benchmark:
 // everything the Go runtime holds from the OS (heap, stacks, all of it;
 // modernc's SQLite is Go code, so it counts too), sampled every 5 ms.
-// The delivery and sign-up benchmarks report their "peak-MB" with it.
+// The delivery and sign-up benchmarks report their "peak-MB" with it;
+// PeakRSS and CPU give what the operating system saw of the process.
 package peakmem
 
 import (

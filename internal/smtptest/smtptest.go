@@ -90,6 +90,10 @@ type Server struct {
 	// Discard makes a sink for benchmarks: no faults, no hooks, only
 	// counts are kept.
 	Discard bool
+	// TotalsOnly, with Discard, keeps no per-recipient counts either:
+	// a million-recipient run would otherwise hold a map of every
+	// address in the process being measured.
+	TotalsOnly bool
 	// MailHook may refuse a sender (return an *smtp.SMTPError).
 	//
 	// The hooks and Delay are read by the server's session goroutines:
@@ -441,7 +445,9 @@ func (x *session) Data(r io.Reader) error {
 		x.srv.accepted++
 		x.srv.bytes += n
 		for _, to := range x.msg.To {
-			x.srv.counts[strings.ToLower(to)]++
+			if !x.srv.TotalsOnly {
+				x.srv.counts[strings.ToLower(to)]++
+			}
 		}
 		x.srv.mu.Unlock()
 		return nil
