@@ -232,11 +232,19 @@ func (a *App) reportLeftOut(sel digest.Selection) {
 	}
 }
 
+// listStore opens the subscribers store and reads the list named: the
+// setup of every command that takes a list by name.
+func (a *App) listStore(name string) (*subscribers.Store, subscribers.List, error) {
+	s, err := a.subscribers()
+	if err != nil {
+		return nil, subscribers.List{}, err
+	}
+	l, err := s.GetList(a.ctx, name)
+	return s, l, err
+}
+
 // listOf is a helper for commands that take --list.
 func (a *App) listOf(name string) (subscribers.List, error) {
-	subs, err := a.subscribers()
-	if err != nil {
-		return subscribers.List{}, err
-	}
-	return subs.GetList(a.ctx, name)
+	_, l, err := a.listStore(name)
+	return l, err
 }

@@ -229,6 +229,10 @@ func (a *App) feedsUpdateCommand() *cobra.Command {
 		Short: "Change a feed's settings (only the flags given change)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := feedID(args[0])
+			if err != nil {
+				return err
+			}
 			ch, err := ff.change(cmd.Flags())
 			if err != nil {
 				return err
@@ -236,7 +240,7 @@ func (a *App) feedsUpdateCommand() *cobra.Command {
 			if ch == (feeds.Change{}) {
 				return usagef("nothing to change: give at least one of --url, --section, --name, --every, --category-map, --type, --enrich, --allow-private")
 			}
-			s, id, err := byID(args[0], feedID, a.feedStore)
+			s, err := a.feedStore()
 			if err != nil {
 				return err
 			}

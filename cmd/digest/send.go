@@ -143,11 +143,7 @@ until it ends and then sends to whoever it left out.`,
 // that a second send neither builds nor sends while the first runs: it
 // exits with one line naming the holder, or with wait waits for it.
 func (a *App) holdList(listName string, wait bool) (*lease.Held, error) {
-	subs, err := a.subscribers()
-	if err != nil {
-		return nil, err
-	}
-	list, err := subs.GetList(a.ctx, listName)
+	list, err := a.listOf(listName)
 	if err != nil {
 		return nil, err
 	}
@@ -171,11 +167,7 @@ func (a *App) transport() (delivery.Transport, error) {
 // edition loads or builds the edition; ok is false when there was
 // nothing new (already reported).
 func (a *App) edition(listName, date string, force bool) (subscribers.List, digest.Edition, bool, error) {
-	subs, err := a.subscribers()
-	if err != nil {
-		return subscribers.List{}, digest.Edition{}, false, err
-	}
-	list, err := subs.GetList(a.ctx, listName)
+	list, err := a.listOf(listName)
 	if err != nil {
 		return list, digest.Edition{}, false, err
 	}

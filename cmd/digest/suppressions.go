@@ -72,12 +72,9 @@ func (a *App) suppressionsCommand() *cobra.Command {
 	remove := &cobra.Command{
 		Use: "remove EMAIL [--json]", Short: "Allow mail to the address again (memberships stay as they are)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			subs, err := a.subscribers()
+			subs, _, err := a.byAddress(args[0])
 			if err != nil {
 				return err
-			}
-			if _, err := subscribers.NormalizeAddress(args[0]); err != nil {
-				return usageError{err}
 			}
 			removed, err := subs.Unsuppress(a.ctx, args[0])
 			if err != nil {
