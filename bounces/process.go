@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/ledger"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
 )
@@ -167,7 +169,7 @@ func (p *Processor) findDelivery(ctx context.Context, rep Report) (*DeliveryRef,
 		if !ok {
 			continue
 		}
-		ref, err := p.delivery(ctx, `d.id = ?`, id)
+		ref, err := toRef(ledger.ByID(ctx, p.DB, id))
 		if err != nil {
 			return nil, "", err
 		}
@@ -178,7 +180,7 @@ func (p *Processor) findDelivery(ctx context.Context, rep Report) (*DeliveryRef,
 		p.logf("VERP address %s ignored: its HMAC does not match a delivery (forged, or from another database)", a)
 	}
 	if rep.OriginalMessageID != "" {
-		ref, err := p.delivery(ctx, `d.message_id = ?`, strings.Trim(rep.OriginalMessageID, "<>"))
+		ref, err := toRef(ledger.ByMessageID(ctx, p.DB, rep.OriginalMessageID))
 		if err != nil || ref != nil {
 			return ref, "", err
 		}
@@ -189,41 +191,27 @@ func (p *Processor) findDelivery(ctx context.Context, rep Report) (*DeliveryRef,
 	return nil, "names no delivery digest made (no VERP address, no known Message-ID)", nil
 }
 
-func (p *Processor) delivery(ctx context.Context, where string, arg any) (*DeliveryRef, error) {
-	var d DeliveryRef
-	err := p.DB.QueryRowContext(ctx, `SELECT d.id, d.edition_id, d.subscriber_id FROM deliveries d WHERE `+where, arg).
-		Scan(&d.ID, &d.EditionID, &d.SubscriberID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+// toRef turns a ledger row into the reference a VERP address covers.
+func toRef(d *ledger.Delivery, err error) (*DeliveryRef, error) {
+	if d == nil || err != nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, fmt.Errorf("find delivery: %w", err)
-	}
-	return &d, nil
+	r := DeliveryRef(*d)
+	return &r, nil
 }
 
 // latestDelivery is the last delivery sent to the address, for a webhook
 // event that names only the recipient.
-func (p *Processor) latestDelivery(ctx context.Context, q store.Querier, email, messageID string) (*DeliveryRef, int64, error) {
-	var subID int64
-	err := q.QueryRowContext(ctx, `SELECT id FROM subscribers WHERE email = ?`, strings.TrimSpace(email)).Scan(&subID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, 0, nil
+func latestDelivery(ctx context.Context, q store.Querier, email, messageID string) (*DeliveryRef, int64, error) {
+	subID, err := subscribers.IDByEmail(ctx, q, email)
+	if err != nil || subID == 0 {
+		return nil, 0, err
 	}
+	d, err := toRef(ledger.LatestSent(ctx, q, subID, messageID))
 	if err != nil {
 		return nil, 0, err
 	}
-	var d DeliveryRef
-	err = q.QueryRowContext(ctx, `SELECT id, edition_id, subscriber_id FROM deliveries
-		WHERE subscriber_id = ? AND status = 'sent' ORDER BY (message_id = ?) DESC, updated_at DESC, id DESC LIMIT 1`,
-		subID, strings.Trim(messageID, "<>")).Scan(&d.ID, &d.EditionID, &d.SubscriberID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, subID, nil
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	return &d, subID, nil
+	return d, subID, nil
 }
 
 // Apply records the event and acts on it, in one transaction: a hard
@@ -253,22 +241,24 @@ func (p *Processor) apply(ctx context.Context, tx *sql.Tx, ev Event, now time.Ti
 	var subID int64
 	if ref == nil && ev.Email != "" {
 		var err error
-		if ref, subID, err = p.latestDelivery(ctx, tx, ev.Email, ev.MessageID); err != nil {
+		if ref, subID, err = latestDelivery(ctx, tx, ev.Email, ev.MessageID); err != nil {
 			return out, err
 		}
 	}
 	var listID, editionID any
+	var lid int64 // the list's id, 0 without a delivery
 	var email string
 	if ref != nil {
 		subID = ref.SubscriberID
-		var lid int64
-		if err := tx.QueryRowContext(ctx, `SELECT e.list_id FROM editions e WHERE e.id = ?`, ref.EditionID).Scan(&lid); err != nil {
+		var err error
+		if lid, err = digest.EditionList(ctx, tx, ref.EditionID); err != nil {
 			return out, err
 		}
 		listID, editionID = lid, ref.EditionID
 	}
 	if subID != 0 {
-		if err := tx.QueryRowContext(ctx, `SELECT email FROM subscribers WHERE id = ?`, subID).Scan(&email); err != nil {
+		var err error
+		if email, err = subscribers.EmailByID(ctx, tx, subID); err != nil {
 			return out, err
 		}
 	} else {
@@ -294,58 +284,45 @@ func (p *Processor) apply(ctx context.Context, tx *sql.Tx, ev Event, now time.Ti
 	}
 	out.Changed = true
 	// Without a delivery (a webhook for an address digest never sent to
-	// through this list), the event acts on every list the person is on.
-	scope, scopeArgs := `subscriber_id = ?`, []any{subID}
-	if listID != nil {
-		scope, scopeArgs = `subscriber_id = ? AND list_id = ?`, []any{subID, listID}
-	}
-	set := func(status string) (int64, error) {
+	// through this list), the event acts on every list the person is on
+	// (lid 0). The status change is subscribers' SQL, in this
+	// transaction, so that it commits with the event.
+	set := func(status string) ([]int64, error) {
 		if subID == 0 {
-			return 0, nil
+			return nil, nil
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE memberships SET status = ?, updated_at = ? WHERE `+scope+` AND status = 'active'`,
-			append([]any{status, now.Unix()}, scopeArgs...)...)
-		if err != nil {
-			return 0, err
-		}
-		return res.RowsAffected()
+		return subscribers.EndActive(ctx, tx, subID, lid, status, now.Unix())
 	}
 	switch ev.Kind {
 	case Hard:
-		n, err := set(subscribers.StatusBounced)
+		changed, err := set(subscribers.StatusBounced)
 		if err != nil {
 			return out, err
 		}
 		if _, err := subscribers.Suppress(ctx, tx, email, subscribers.SuppressHardBounce, ev.Status, now); err != nil {
 			return out, err
 		}
-		out.Text = fmt.Sprintf("hard bounce%s for %s: %d membership(s) marked bounced, address suppressed", withStatus(ev.Status), email, n)
+		out.Text = fmt.Sprintf("hard bounce%s for %s: %d membership(s) marked bounced, address suppressed", withStatus(ev.Status), email, len(changed))
 	case Soft:
 		if listID == nil || subID == 0 {
 			out.Text = fmt.Sprintf("soft bounce%s for %s counted (no edition: it does not count toward the %d-in-%d rule)", withStatus(ev.Status), email, SoftLimit, SoftWindow)
 			return out, nil
 		}
-		var soft int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT f.edition_id) FROM feedback_events f
-			WHERE f.subscriber_id = ? AND f.kind = 'soft' AND f.edition_id IN
-			(SELECT id FROM editions WHERE list_id = ? ORDER BY date DESC LIMIT ?)`, subID, listID, SoftWindow).Scan(&soft); err != nil {
+		soft, err := softBounces(ctx, tx, subID, lid)
+		if err != nil {
 			return out, err
 		}
 		if soft >= SoftLimit {
-			n, err := set(subscribers.StatusBounced)
+			changed, err := set(subscribers.StatusBounced)
 			if err != nil {
 				return out, err
 			}
-			out.Text = fmt.Sprintf("soft bounce%s for %s: %d in the last %d editions, %d membership(s) marked bounced", withStatus(ev.Status), email, soft, SoftWindow, n)
+			out.Text = fmt.Sprintf("soft bounce%s for %s: %d in the last %d editions, %d membership(s) marked bounced", withStatus(ev.Status), email, soft, SoftWindow, len(changed))
 		} else {
 			out.Text = fmt.Sprintf("soft bounce%s for %s: %d in the last %d editions (bounced at %d)", withStatus(ev.Status), email, soft, SoftWindow, SoftLimit)
 		}
 	case Complaint:
-		lists, err := p.activeLists(ctx, tx, scope, scopeArgs)
-		if err != nil {
-			return out, err
-		}
-		n, err := set(subscribers.StatusUnsubscribed)
+		lists, err := set(subscribers.StatusUnsubscribed)
 		if err != nil {
 			return out, err
 		}
@@ -355,7 +332,7 @@ func (p *Processor) apply(ctx context.Context, tx *sql.Tx, ev Event, now time.Ti
 		if err := recordUnsubscribes(ctx, tx, subID, lists, MethodComplaint, ev.Source, ev.Key+"/unsubscribe", now); err != nil {
 			return out, err
 		}
-		out.Text = fmt.Sprintf("complaint from %s: %d membership(s) unsubscribed, address suppressed", email, n)
+		out.Text = fmt.Sprintf("complaint from %s: %d membership(s) unsubscribed, address suppressed", email, len(lists))
 	default:
 		return out, fmt.Errorf("unknown event kind %q", ev.Kind)
 	}
@@ -371,21 +348,21 @@ func withStatus(status string) string {
 	return " " + status
 }
 
-func (p *Processor) activeLists(ctx context.Context, tx *sql.Tx, scope string, args []any) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT list_id FROM memberships WHERE `+scope+` AND status = 'active'`, args...)
-	if err != nil {
-		return nil, err
+// softBounces counts the editions, among the list's last SoftWindow,
+// for which the subscriber soft-bounced.
+func softBounces(ctx context.Context, q store.Querier, subID, listID int64) (int, error) {
+	ids, err := digest.RecentEditionIDs(ctx, q, listID, SoftWindow)
+	if err != nil || len(ids) == 0 {
+		return 0, err
 	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
+	args := []any{subID, string(Soft)}
+	for _, id := range ids {
+		args = append(args, id)
 	}
-	return out, rows.Err()
+	var n int
+	err = q.QueryRowContext(ctx, `SELECT COUNT(DISTINCT edition_id) FROM feedback_events
+		WHERE subscriber_id = ? AND kind = ? AND edition_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...).Scan(&n)
+	return n, err
 }
 
 // recordUnsubscribes records one unsubscribe event per list, attributed
@@ -397,10 +374,17 @@ func recordUnsubscribes(ctx context.Context, q store.Querier, subID int64, lists
 		if key != "" {
 			k = fmt.Sprintf("%s/%d", key, l)
 		}
+		last, err := ledger.LastSentEdition(ctx, q, subID, l)
+		if err != nil {
+			return fmt.Errorf("record unsubscribe: %w", err)
+		}
+		var ed any
+		if last != 0 {
+			ed = last
+		}
 		if _, err := q.ExecContext(ctx, `INSERT INTO feedback_events (event_key, source, kind, method, list_id, edition_id, subscriber_id, created_at)
-			VALUES (?, ?, 'unsubscribe', ?, ?, (SELECT d.edition_id FROM deliveries d JOIN editions e ON e.id = d.edition_id
-				WHERE d.subscriber_id = ? AND e.list_id = ? AND d.status = 'sent' ORDER BY e.date DESC LIMIT 1), ?, ?)
-			ON CONFLICT (event_key) DO NOTHING`, k, source, method, l, subID, l, subID, now.Unix()); err != nil {
+			VALUES (?, ?, 'unsubscribe', ?, ?, ?, ?, ?)
+			ON CONFLICT (event_key) DO NOTHING`, k, source, method, l, ed, subID, now.Unix()); err != nil {
 			return fmt.Errorf("record unsubscribe: %w", err)
 		}
 	}

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/newsroom/digest/ledger"
 )
 
 // ReplayWindow is how far a signed webhook's timestamp may be from now
@@ -399,7 +401,7 @@ func (h *Webhooks) verpRef(ctx context.Context, addr string) *DeliveryRef {
 	if !ok {
 		return nil
 	}
-	ref, err := h.P.delivery(ctx, `d.id = ?`, id)
+	ref, err := toRef(ledger.ByID(ctx, h.P.DB, id))
 	if err != nil || ref == nil || !VerifyVERP(h.P.Key, *ref, mac) {
 		h.P.logf("VERP address %s ignored: its HMAC does not match a delivery", addr)
 		return nil

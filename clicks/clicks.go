@@ -10,9 +10,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"html"
 	"net/url"
@@ -20,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/store"
 )
 
@@ -112,17 +111,12 @@ func IsScanner(userAgent string) bool {
 }
 
 // ErrUnknownStory reports an edition and story pair that no edition has.
-var ErrUnknownStory = errors.New("story not in edition")
+var ErrUnknownStory = digest.ErrStoryNotInEdition
 
-// StoryURL is the URL a click on the story of the edition goes to.
+// StoryURL is the URL a click on the story of the edition goes to. The
+// edition's stories are digest's table: it asks digest.
 func StoryURL(ctx context.Context, db *store.DB, editionID, storyID int64) (string, error) {
-	var u string
-	err := db.QueryRowContext(ctx, `SELECT s.url FROM edition_stories es JOIN stories s ON s.id = es.story_id
-		WHERE es.edition_id = ? AND es.story_id = ?`, editionID, storyID).Scan(&u)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrUnknownStory
-	}
-	return u, err
+	return digest.StoryURL(ctx, db, editionID, storyID)
 }
 
 // Count adds one click on the story of the edition.
@@ -134,43 +128,12 @@ func Count(ctx context.Context, db *store.DB, editionID, storyID int64) error {
 	})
 }
 
-// EditionURLs maps the URL of each story of the edition to its id.
+// EditionURLs maps the URL of each story of the edition to its id, for
+// Rewrite (read through digest, which owns the edition's stories).
+// Ranking by click rate is selection's: see digest.ClickRateWeight.
 func EditionURLs(ctx context.Context, db *store.DB, editionID int64) (map[string]int64, error) {
-	rows, err := db.QueryContext(ctx, `SELECT s.id, s.url FROM edition_stories es JOIN stories s ON s.id = es.story_id WHERE es.edition_id = ?`, editionID)
-	if err != nil {
-		return nil, fmt.Errorf("read edition stories: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var id int64
-		var u string
-		if err := rows.Scan(&id, &u); err != nil {
-			return nil, err
-		}
-		out[u] = id
-	}
-	return out, rows.Err()
+	return digest.EditionURLs(ctx, db, editionID)
 }
-
-// Ranking: a story's click rate (clicks per message sent, over every
-// edition it was in) adds RateWeight points per unit, at most RateCap
-// points, to its score when the list ranks by clicks. The cap keeps a
-// viral story from burying the editors' scores; pinning still wins,
-// since selection orders by pinned first.
-const (
-	RateWeight = 100.0 // 1 % of recipients clicking adds 1 point
-	RateCap    = 10.0
-)
-
-// RateTermSQL is the ranking term for a story aliased s, as SQL with one
-// parameter: 1 when the list ranks by clicks, 0 otherwise.
-// (The literals are RateCap and RateWeight.) The messages counted are
-// those of every edition the story was in, clicked or not: an edition
-// nobody clicked lowers the rate.
-const RateTermSQL = `(CASE WHEN ? THEN MIN(10.0, 100.0 * COALESCE((SELECT CAST(SUM(k.clicks) AS REAL) / MAX(1,
-	(SELECT COUNT(*) FROM deliveries d WHERE d.status = 'sent' AND d.edition_id IN (SELECT es2.edition_id FROM edition_stories es2 WHERE es2.story_id = s.id)))
-	FROM story_clicks k WHERE k.story_id = s.id), 0)) ELSE 0 END)`
 
 // ByStory is the clicks of every story, summed over editions.
 func ByStory(ctx context.Context, db *store.DB) (map[int64]int64, error) {

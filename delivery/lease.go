@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/newsroom/digest/digest"
@@ -22,13 +23,20 @@ import (
 // SendLeaseName is the name of the lease that guards a list's sending.
 func SendLeaseName(listID int64) string { return fmt.Sprintf("send/list/%d", listID) }
 
-// LeaseNote is what a send lease says it covers.
+// LeaseNote is what a send lease says it covers: the edition, or, before
+// it is built, the list and date it is being built for.
 func LeaseNote(ed digest.Edition, list subscribers.List) string {
-	if ed.ID == 0 {
-		return "list " + list.Name
+	switch {
+	case ed.ID != 0:
+		return fmt.Sprintf("edition %d of %s", ed.ID, list.Name)
+	case ed.Date != "":
+		return fmt.Sprintf("%s%s for %s", unbuilt, list.Name, ed.Date)
 	}
-	return fmt.Sprintf("edition %d of %s", ed.ID, list.Name)
+	return "list " + list.Name
 }
+
+// unbuilt begins the note of a lease whose edition is not built yet.
+const unbuilt = "the edition of "
 
 // LeaseBusyError reports that another process is sending the list.
 type LeaseBusyError struct {
@@ -37,8 +45,12 @@ type LeaseBusyError struct {
 }
 
 func (e *LeaseBusyError) Error() string {
-	return fmt.Sprintf("%s is being sent by %s since %s; run send again after it ends",
-		e.Holder.Note, e.Holder.Who(), e.Holder.SinceText(e.At))
+	verb := "is being sent"
+	if strings.HasPrefix(e.Holder.Note, unbuilt) {
+		verb = "is being built and sent"
+	}
+	return fmt.Sprintf("%s %s by %s since %s; run send again after it ends",
+		e.Holder.Note, verb, e.Holder.Who(), e.Holder.SinceText(e.At))
 }
 
 // HoldList takes the list's send lease for what note says. When another

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/newsroom/digest/ledger"
+	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
 )
 
@@ -52,42 +54,64 @@ type Info struct {
 
 const infoQuery = `
 	SELECT e.id, l.name, e.date, e.subject, e.window_start, e.window_end, e.created_at,
-	       (SELECT COUNT(*) FROM edition_stories es WHERE es.edition_id = e.id),
-	       (SELECT COUNT(*) FROM deliveries d WHERE d.edition_id = e.id AND d.status = 'queued'),
-	       (SELECT COUNT(*) FROM deliveries d WHERE d.edition_id = e.id AND d.status = 'sent'),
-	       (SELECT COUNT(*) FROM deliveries d WHERE d.edition_id = e.id AND d.status = 'deferred'),
-	       (SELECT COUNT(*) FROM deliveries d WHERE d.edition_id = e.id AND d.status = 'failed'),
-	       (SELECT COUNT(*) FROM deliveries d WHERE d.edition_id = e.id AND d.status = 'unknown'),
-	       (SELECT COUNT(*) FROM deliveries d WHERE d.edition_id = e.id AND d.status NOT IN ('queued', 'sent', 'deferred', 'failed', 'unknown'))
+	       (SELECT COUNT(*) FROM edition_stories es WHERE es.edition_id = e.id)
 	FROM editions e JOIN lists l ON l.id = e.list_id`
 
 func scanInfo(sc interface{ Scan(...any) error }) (Info, error) {
 	var in Info
 	var ws, we, built int64
-	r := &in.Recipients
-	err := sc.Scan(&in.ID, &in.List, &in.Date, &in.Subject, &ws, &we, &built, &in.Stories, &r.Queued, &r.Sent, &r.Deferred, &r.Failed, &r.Unknown, &r.Other)
+	err := sc.Scan(&in.ID, &in.List, &in.Date, &in.Subject, &ws, &we, &built, &in.Stories)
 	in.WindowStart, in.WindowEnd, in.Built = time.Unix(ws, 0).UTC(), time.Unix(we, 0).UTC(), time.Unix(built, 0).UTC()
 	return in, err
 }
 
+// recipients counts the edition's deliveries by status, through the
+// ledger's reader (the deliveries table is not digest's).
+func recipients(ctx context.Context, q store.Querier, editionID int64) (Recipients, error) {
+	n, err := ledger.CountByStatus(ctx, q, editionID)
+	if err != nil {
+		return Recipients{}, err
+	}
+	r := Recipients{Queued: n[ledger.StatusQueued], Sent: n[ledger.StatusSent], Deferred: n[ledger.StatusDeferred],
+		Failed: n[ledger.StatusFailed], Unknown: n[ledger.StatusUnknown]}
+	for _, c := range n {
+		r.Other += c
+	}
+	r.Other -= r.Queued + r.Sent + r.Deferred + r.Failed + r.Unknown
+	return r, nil
+}
+
 // Infos calls fn for every stored edition, newest date first; listID 0
-// means every list.
+// means every list. The editions are read first and counted after, one
+// indexed ledger query each, so that no statement stays open across fn.
 func (e *Editions) Infos(ctx context.Context, listID int64, fn func(Info) error) error {
 	rows, err := e.DB.QueryContext(ctx, infoQuery+` WHERE ? = 0 OR e.list_id = ? ORDER BY e.date DESC, l.name, e.id DESC`, listID, listID)
 	if err != nil {
 		return fmt.Errorf("read editions: %w", err)
 	}
-	defer rows.Close()
+	var infos []Info
 	for rows.Next() {
 		in, err := scanInfo(rows)
 		if err != nil {
+			rows.Close()
+			return fmt.Errorf("read editions: %w", err)
+		}
+		infos = append(infos, in)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return fmt.Errorf("read editions: %w", err)
+	}
+	for _, in := range infos {
+		if in.Recipients, err = recipients(ctx, e.DB, in.ID); err != nil {
 			return err
 		}
 		if err := fn(in); err != nil {
 			return err
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 // InfoByID describes one stored edition.
@@ -96,19 +120,21 @@ func (e *Editions) InfoByID(ctx context.Context, id int64) (Info, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return in, fmt.Errorf("%w with id %d (see digest editions list)", ErrNoEdition, id)
 	}
+	if err != nil {
+		return in, err
+	}
+	in.Recipients, err = recipients(ctx, e.DB, id)
 	return in, err
 }
 
 // unsentCheck refuses with ErrEditionSent when a delivery of the edition
 // may have reached someone.
-func unsentCheck(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, ed Edition, what string) error {
-	var n int
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE edition_id = ? AND status <> 'failed'`, ed.ID).Scan(&n); err != nil {
+func unsentCheck(ctx context.Context, q store.Querier, ed Edition, what string) error {
+	r, err := recipients(ctx, q, ed.ID)
+	if err != nil {
 		return err
 	}
-	if n > 0 {
+	if n := r.Reached(); n > 0 {
 		recipients := "recipients"
 		if n == 1 {
 			recipients = "recipient"

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/newsroom/digest/clicks"
 	"github.com/newsroom/digest/internal/clock"
 	"github.com/newsroom/digest/schedule"
 	"github.com/newsroom/digest/store"
@@ -305,7 +304,7 @@ const eligibleQuery = `
 		  AND (? OR NOT EXISTS (
 			SELECT 1 FROM edition_stories es CROSS JOIN editions ed ON ed.id = es.edition_id
 			WHERE es.story_id = s.id AND ed.list_id = ? AND ed.date <> ?))
-		ORDER BY c.display_order, c.id, s.pinned DESC, s.score + ` + clicks.RateTermSQL + ` DESC, s.published_at DESC, s.id DESC`
+		ORDER BY c.display_order, c.id, s.pinned DESC, s.score + ` + clickRateSQL + ` DESC, s.published_at DESC, s.id DESC`
 
 // candidate is an eligible story on its way into the edition.
 type candidate struct {

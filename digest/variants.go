@@ -108,22 +108,15 @@ func (vs *Variants) All() []*Variant {
 // for, with how many ask for each (paused readers included: they have a
 // key, they just get nothing until their date).
 func (e *Editions) ReaderKeys(ctx context.Context, listID int64) (map[VariantKey]int, error) {
-	rows, err := e.DB.QueryContext(ctx, `SELECT frequency, sections, COUNT(*) FROM memberships
-		WHERE list_id = ? AND status = 'active' GROUP BY frequency, sections`, listID)
+	choices, err := subscribers.ActiveChoices(ctx, e.DB, listID)
 	if err != nil {
-		return nil, fmt.Errorf("read preferences: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	out := map[VariantKey]int{}
-	for rows.Next() {
-		var k VariantKey
-		var n int
-		if err := rows.Scan(&k.Frequency, &k.Sections, &n); err != nil {
-			return nil, err
-		}
-		out[k] = n
+	for _, c := range choices {
+		out[VariantKey{Frequency: c.Frequency, Sections: c.Sections}] = c.Members
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // PrepareVariants composes and stores the variants of ed its list's

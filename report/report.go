@@ -2,6 +2,13 @@
 // the edition report (deliveries, bounces, complaints, unsubscribes by
 // method, clicks per story), the per-list history chart, and the totals
 // /metrics reads from the database so that they survive restarts.
+//
+// It owns only the counters table, yet reads every other owner's tables
+// (editions, lists, deliveries, edition_stories, stories, feedback_events,
+// story_clicks, suppressions) on purpose: a report is one read-only
+// aggregate across all of them, grouped in SQL, where asking each owner
+// per edition would be a query per edition and table and would still
+// need the same joins. It writes nothing but counters.
 package report
 
 import (

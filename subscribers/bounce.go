@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/newsroom/digest/store"
 )
@@ -53,4 +54,51 @@ func ClearPermanentFailures(ctx context.Context, q store.Querier, subscriberID i
 		return fmt.Errorf("clear bounces: %w", err)
 	}
 	return nil
+}
+
+// EndActive gives the subscriber's active memberships status (bounced,
+// or unsubscribed after a complaint): of the list with listID, or of
+// every list when listID is 0. It runs in the caller's transaction q, so
+// that the change commits with the feedback event that caused it, and
+// returns the ids of the lists whose membership changed.
+func EndActive(ctx context.Context, q store.Querier, subscriberID, listID int64, status string, now int64) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, `UPDATE memberships SET status = ?, updated_at = ?
+		WHERE subscriber_id = ? AND (? = 0 OR list_id = ?) AND status = ? RETURNING list_id`,
+		status, now, subscriberID, listID, listID, StatusActive)
+	if err != nil {
+		return nil, fmt.Errorf("mark %s: %w", status, err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("mark %s: %w", status, err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// IDByEmail returns the id of the subscriber with the address, or 0 when
+// there is none.
+func IDByEmail(ctx context.Context, q store.Querier, email string) (int64, error) {
+	var id int64
+	err := q.QueryRowContext(ctx, `SELECT id FROM subscribers WHERE email = ?`, strings.TrimSpace(email)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("find subscriber: %w", err)
+	}
+	return id, nil
+}
+
+// EmailByID returns the address of the subscriber with the id.
+func EmailByID(ctx context.Context, q store.Querier, id int64) (string, error) {
+	var email string
+	if err := q.QueryRowContext(ctx, `SELECT email FROM subscribers WHERE id = ?`, id).Scan(&email); err != nil {
+		return "", fmt.Errorf("read subscriber %d: %w", id, err)
+	}
+	return email, nil
 }

@@ -316,3 +316,32 @@ func (s *Store) ExportPerson(ctx context.Context, email string) (DataExport, err
 	})
 	return out, err
 }
+
+// ChoiceCount is how many active members of a list made one choice of
+// frequency and sections.
+type ChoiceCount struct {
+	Frequency, Sections string
+	Members             int
+}
+
+// ActiveChoices counts the list's active members by their choice of
+// frequency and sections (paused readers included: they have a choice,
+// they just get nothing until their date), for the variants an edition
+// needs.
+func ActiveChoices(ctx context.Context, q store.Querier, listID int64) ([]ChoiceCount, error) {
+	rows, err := q.QueryContext(ctx, `SELECT frequency, sections, COUNT(*) FROM memberships
+		WHERE list_id = ? AND status = ? GROUP BY frequency, sections`, listID, StatusActive)
+	if err != nil {
+		return nil, fmt.Errorf("read preferences: %w", err)
+	}
+	defer rows.Close()
+	var out []ChoiceCount
+	for rows.Next() {
+		var c ChoiceCount
+		if err := rows.Scan(&c.Frequency, &c.Sections, &c.Members); err != nil {
+			return nil, fmt.Errorf("read preferences: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

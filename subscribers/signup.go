@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/newsroom/digest/store"
+	"github.com/newsroom/digest/stories"
 )
 
 // Sign-up settings of a list.
@@ -197,23 +198,20 @@ type SectionChoice struct {
 }
 
 // ListSections returns the sections a list sends: the list's own filter
-// when it has one, every section otherwise, in display order.
+// when it has one, every section otherwise, in display order. The
+// sections are the stories package's table: it asks stories.
 func (s *Store) ListSections(ctx context.Context, list List) ([]SectionChoice, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT name, title FROM sections ORDER BY display_order, id`)
+	secs, err := (&stories.Store{DB: s.DB}).Sections(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read sections: %w", err)
 	}
-	defer rows.Close()
 	allowed := map[string]bool{}
 	for _, n := range list.Sections {
 		allowed[strings.ToLower(n)] = true
 	}
 	var out []SectionChoice
-	for rows.Next() {
-		var c SectionChoice
-		if err := rows.Scan(&c.Name, &c.Title); err != nil {
-			return nil, err
-		}
+	for _, sec := range secs {
+		c := SectionChoice{Name: sec.Name, Title: sec.Title}
 		if c.Title == "" {
 			c.Title = c.Name
 		}
@@ -221,7 +219,7 @@ func (s *Store) ListSections(ctx context.Context, list List) ([]SectionChoice, e
 			out = append(out, c)
 		}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func hashToken(token string) string {

@@ -23,8 +23,9 @@ import (
 
 func (a *App) bouncesCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bounces", Short: "Read bounces, complaints and unsubscribe requests that come back by mail"}
+	var asJSON bool
 	process := &cobra.Command{
-		Use:   "process [FILE|DIR|-]",
+		Use:   "process [FILE|DIR|-] [--json]",
 		Short: "Process one message (a file, or standard input as an MTA pipe delivers it) or a folder of .eml files",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -32,9 +33,10 @@ func (a *App) bouncesCommand() *cobra.Command {
 			if len(args) == 1 {
 				name = args[0]
 			}
-			return a.bouncesProcess(name)
+			return a.bouncesProcess(name, asJSON)
 		},
 	}
+	process.Flags().BoolVar(&asJSON, "json", false, "print one JSON summary of the messages processed")
 	fetch := &cobra.Command{
 		Use:   "fetch",
 		Short: "Process the unseen messages of the bounce mailbox (bounce_imap_url)",
@@ -79,7 +81,25 @@ func (a *App) processor(logf func(string, ...any)) (*bounces.Processor, error) {
 	return &bounces.Processor{DB: db, Key: key, Now: a.now, Logf: logf}, nil
 }
 
-func (a *App) bouncesProcess(name string) error {
+// processedJSON is what bounces process --json prints.
+type processedJSON struct {
+	Processed int             `json:"processed"`
+	Changed   int             `json:"changed"`
+	Left      int             `json:"left"`
+	Messages  []messageResult `json:"messages"`
+}
+
+// messageResult is one message's outcome in processedJSON.
+type messageResult struct {
+	File    string `json:"file"`
+	Kind    string `json:"kind"`
+	Changed bool   `json:"changed"`
+	Left    bool   `json:"left"`
+	Text    string `json:"text"`
+}
+
+func (a *App) bouncesProcess(name string, asJSON bool) error {
+	sum := processedJSON{Messages: []messageResult{}}
 	p, err := a.processor(func(format string, args ...any) { fmt.Fprintf(a.stderr, "note: "+format+"\n", args...) })
 	if err != nil {
 		return err
@@ -111,15 +131,29 @@ func (a *App) bouncesProcess(name string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", label, err)
 		}
-		if label != "-" {
+		sum.Processed++
+		if out.Changed {
+			sum.Changed++
+		}
+		if out.Left {
+			sum.Left++
+		}
+		sum.Messages = append(sum.Messages, messageResult{File: label, Kind: string(out.Kind), Changed: out.Changed, Left: out.Left, Text: out.Text})
+		switch {
+		case asJSON:
+		case label != "-":
 			a.printf("%s: %s\n", label, out)
-		} else {
+		default:
 			a.printf("%s\n", out)
 		}
 		return nil
 	}
+	done := func() error { return a.summary(asJSON, func() any { return sum }, func() {}) }
 	if files == nil {
-		return one("-", a.stdin)
+		if err := one("-", a.stdin); err != nil {
+			return err
+		}
+		return done()
 	}
 	for _, f := range files {
 		fh, err := os.Open(f)
@@ -132,7 +166,7 @@ func (a *App) bouncesProcess(name string) error {
 			return err
 		}
 	}
-	return nil
+	return done()
 }
 
 // feedback is what a send needs to prepare for what comes back.

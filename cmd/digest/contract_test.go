@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -592,6 +594,70 @@ func TestJSONOutputs(t *testing.T) {
 	}
 	if out := c.must("stories", "list", "--json"); !strings.Contains(out, "<script>") {
 		t.Errorf("stories list --json does not keep < as it is: %s", out)
+	}
+}
+
+// TestJSONSummariesOfChanges runs the editions, feeds, suppressions and
+// bounces commands that change something with --json: each prints one
+// indented JSON document on standard output, and the fields the README
+// names.
+func TestJSONSummariesOfChanges(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(rssOf(time.Now(), "Harbour <reopens>")))
+	}))
+	defer srv.Close()
+	c := newCLI(t)
+	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
+	c.must("lists", "create", "quiet", "--from", "q@example.com")
+	c.must("send", "--list", "quiet") // no members: an edition nobody has
+	doc := func(args ...string) map[string]any {
+		t.Helper()
+		out, errs, code := c.run(args...)
+		var v map[string]any
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("%v: not one JSON document (exit %d, stderr %q): %v\n%s", args, code, errs, err, out)
+		}
+		if !strings.HasPrefix(out, "{\n  \"") || strings.Contains(out, `\u003c`) {
+			t.Errorf("%v: not one indented document without HTML escapes:\n%s", args, out)
+		}
+		return v
+	}
+	want := func(name string, got map[string]any, fields map[string]any) {
+		t.Helper()
+		for k, v := range fields {
+			if got[k] != v {
+				t.Errorf("%s --json: %s = %v (%T), want %v; all: %v", name, k, got[k], got[k], v, got)
+			}
+		}
+	}
+	want("editions rebuild", doc("editions", "rebuild", "1", "--json"),
+		map[string]any{"id": 1.0, "list": "quiet", "date": time.Now().UTC().Format(time.DateOnly), "stories": 2.0})
+	want("editions discard", doc("editions", "discard", "1", "--json"), map[string]any{"id": 1.0, "list": "quiet", "stories": 2.0})
+
+	want("feeds add", doc("feeds", "add", srv.URL+"/rss", "--allow-private", "--json"), map[string]any{"id": 1.0, "url": srv.URL + "/rss"})
+	want("feeds update", doc("feeds", "update", "1", "--name", "Wire", "--json"), map[string]any{"id": 1.0, "name": "Wire"})
+	out := c.must("feeds", "fetch", "--json")
+	var fetched []map[string]any
+	if err := json.Unmarshal([]byte(out), &fetched); err != nil || len(fetched) != 1 {
+		t.Fatalf("feeds fetch --json: not one array of one result: %v\n%s", err, out)
+	}
+	want("feeds fetch", fetched[0], map[string]any{"id": 1.0, "name": "Wire", "status": 200.0, "new": 1.0})
+	want("feeds remove", doc("feeds", "remove", "1", "--json"), map[string]any{"id": 1.0, "removed": true})
+
+	want("suppressions add", doc("suppressions", "add", "gone@example.com", "--json"), map[string]any{"email": "gone@example.com", "reason": "manual", "added": true})
+	want("suppressions add again", doc("suppressions", "add", "gone@example.com", "--json"), map[string]any{"added": false})
+	want("suppressions remove", doc("suppressions", "remove", "gone@example.com", "--json"), map[string]any{"email": "gone@example.com", "removed": true})
+	file := c.writeFile("sup.txt", "a@example.com\nnot an address\n")
+	want("suppressions import", doc("suppressions", "import", file, "--json"), map[string]any{"file": file, "added": 1.0, "already": 0.0, "rejected": 1.0})
+
+	eml, err := filepath.Abs(filepath.Join("..", "..", "bounces", "testdata", "postfix-hard.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := doc("bounces", "process", eml, "--json")
+	want("bounces process", got, map[string]any{"processed": 1.0, "changed": 0.0, "left": 1.0})
+	if msgs, _ := got["messages"].([]any); len(msgs) != 1 || msgs[0].(map[string]any)["file"] != eml {
+		t.Errorf("bounces process --json: messages %v", got["messages"])
 	}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -53,11 +52,7 @@ func (a *App) storiesCurateCommands() []*cobra.Command {
 }
 
 func storyID(arg string) (int64, error) {
-	id, err := strconv.ParseInt(strings.TrimSpace(arg), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, usagef("story id %q is not a number: use the ID column of digest stories list", arg)
-	}
-	return id, nil
+	return parseID("story", arg, "digest stories list")
 }
 
 func (a *App) storiesEditCommand() *cobra.Command {

@@ -37,11 +37,7 @@ list and edition. --json prints a JSON array for scripts.`,
 			}
 			f := delivery.Filter{EditionID: editionID, Status: status}
 			if listName != "" {
-				subs, err := a.subscribers()
-				if err != nil {
-					return err
-				}
-				l, err := subs.GetList(a.ctx, listName)
+				l, err := a.listOf(listName)
 				if err != nil {
 					return err
 				}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -29,11 +28,7 @@ anew; once anyone may have it, it stays as they got it.`,
 }
 
 func editionID(arg string) (int64, error) {
-	id, err := strconv.ParseInt(strings.TrimSpace(arg), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, usagef("edition id %q is not a number: use the ID column of digest editions list", arg)
-	}
-	return id, nil
+	return parseID("edition", arg, "digest editions list")
 }
 
 func recipientsText(r digest.Recipients) string {
@@ -91,11 +86,7 @@ func (a *App) editionsShowCommand() *cobra.Command {
 		Short: "Show a stored edition: subject, window, stories and recipients by status",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := editionID(args[0])
-			if err != nil {
-				return err
-			}
-			eds, err := a.editions()
+			eds, id, err := byID(args[0], editionID, a.editions)
 			if err != nil {
 				return err
 			}
@@ -157,9 +148,22 @@ func (a *App) editionsShowCommand() *cobra.Command {
 	return cmd
 }
 
+// editionChange is what editions rebuild and discard print with --json.
+type editionChange struct {
+	ID      int64  `json:"id"`
+	List    string `json:"list"`
+	Date    string `json:"date"`
+	Subject string `json:"subject,omitempty"`
+	Stories int    `json:"stories"`
+	// LeftOut are the selection's notes (rebuild only): what waits for
+	// the next edition, what expired or will expire unsent.
+	LeftOut []string `json:"left_out,omitempty"`
+}
+
 func (a *App) editionsRebuildCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "rebuild ID",
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "rebuild ID [--json]",
 		Short: "Select and compose an edition again (only while nobody has been sent it)",
 		Long: `Select the stories eligible now for the edition's list and date and compose
 it again, in place: same id and date. An edition forced on a quiet day takes
@@ -167,11 +171,7 @@ the stories that came in since. Refused once anyone may have the edition (a
 delivery sent, queued or deferred); failed deliveries stay recorded.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := editionID(args[0])
-			if err != nil {
-				return err
-			}
-			eds, err := a.editions()
+			eds, id, err := byID(args[0], editionID, a.editions)
 			if err != nil {
 				return err
 			}
@@ -179,27 +179,33 @@ delivery sent, queued or deferred); failed deliveries stay recorded.`,
 			if err != nil {
 				return err
 			}
-			a.printf("rebuilt edition %d of %s for %s: %s\n  subject: %s\n", ed.ID, ed.List, ed.Date, plural(len(ed.StoryIDs), "story"), ed.Subject)
-			a.reportLeftOut(sel)
-			return nil
+			return a.summary(asJSON, func() any {
+				out := editionChange{ID: ed.ID, List: ed.List, Date: ed.Date, Subject: ed.Subject, Stories: len(ed.StoryIDs)}
+				for _, line := range sel.LeftOutReport() {
+					out.LeftOut = append(out.LeftOut, line.Text)
+				}
+				return out
+			}, func() {
+				a.printf("rebuilt edition %d of %s for %s: %s\n  subject: %s\n", ed.ID, ed.List, ed.Date, plural(len(ed.StoryIDs), "story"), ed.Subject)
+				a.reportLeftOut(sel)
+			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the rebuilt edition as JSON")
+	return cmd
 }
 
 func (a *App) editionsDiscardCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "discard ID",
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "discard ID [--json]",
 		Short: "Delete an edition (only while nobody has been sent it)",
 		Long: `Delete a stored edition nobody has been sent: its stories become eligible
 again and the next send for its date builds it anew. Refused once anyone may
 have the edition (a delivery sent, queued or deferred).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := editionID(args[0])
-			if err != nil {
-				return err
-			}
-			eds, err := a.editions()
+			eds, id, err := byID(args[0], editionID, a.editions)
 			if err != nil {
 				return err
 			}
@@ -207,10 +213,15 @@ have the edition (a delivery sent, queued or deferred).`,
 			if err != nil {
 				return err
 			}
-			a.printf("discarded edition %d of %s for %s; its stories are eligible again (%s)\n", ed.ID, ed.List, ed.Date, plural(len(ed.StoryIDs), "story"))
-			return nil
+			return a.summary(asJSON, func() any {
+				return editionChange{ID: ed.ID, List: ed.List, Date: ed.Date, Subject: ed.Subject, Stories: len(ed.StoryIDs)}
+			}, func() {
+				a.printf("discarded edition %d of %s for %s; its stories are eligible again (%s)\n", ed.ID, ed.List, ed.Date, plural(len(ed.StoryIDs), "story"))
+			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the discarded edition as JSON")
+	return cmd
 }
 
 // reportLeftOut prints what a selection left out and why, and names the
@@ -221,11 +232,19 @@ func (a *App) reportLeftOut(sel digest.Selection) {
 	}
 }
 
+// listStore opens the subscribers store and reads the list named: the
+// setup of every command that takes a list by name.
+func (a *App) listStore(name string) (*subscribers.Store, subscribers.List, error) {
+	s, err := a.subscribers()
+	if err != nil {
+		return nil, subscribers.List{}, err
+	}
+	l, err := s.GetList(a.ctx, name)
+	return s, l, err
+}
+
 // listOf is a helper for commands that take --list.
 func (a *App) listOf(name string) (subscribers.List, error) {
-	subs, err := a.subscribers()
-	if err != nil {
-		return subscribers.List{}, err
-	}
-	return subs.GetList(a.ctx, name)
+	_, l, err := a.listStore(name)
+	return l, err
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -97,11 +96,7 @@ func parseEvery(s string) (time.Duration, error) {
 }
 
 func feedID(arg string) (int64, error) {
-	id, err := strconv.ParseInt(strings.TrimSpace(arg), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, usagef("feed id %q is not a number: use the ID column of digest feeds list", arg)
-	}
-	return id, nil
+	return parseID("feed", arg, "digest feeds list")
 }
 
 // feedError marks a bad setting (feeds.ErrInvalid) as a usage error, by
@@ -261,26 +256,25 @@ func (a *App) feedsUpdateCommand() *cobra.Command {
 }
 
 func (a *App) feedsRemoveCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "remove ID",
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "remove ID [--json]",
 		Short: "Remove a feed (the stories it brought stay)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := feedID(args[0])
-			if err != nil {
-				return err
-			}
-			s, err := a.feedStore()
+			s, id, err := byID(args[0], feedID, a.feedStore)
 			if err != nil {
 				return err
 			}
 			if err := s.Remove(a.ctx, id); err != nil {
 				return err
 			}
-			a.printf("removed feed %d\n", id)
-			return nil
+			return a.summary(asJSON, func() any { return map[string]any{"id": id, "removed": true} },
+				func() { a.printf("removed feed %d\n", id) })
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"id": ID, "removed": true}`)
+	return cmd
 }
 
 func (a *App) feedsFetchCommand() *cobra.Command {

@@ -1,13 +1,20 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/newsroom/digest/delivery"
+	"github.com/newsroom/digest/digest"
 	"github.com/newsroom/digest/internal/smtptest"
+	"github.com/newsroom/digest/lease"
+	"github.com/newsroom/digest/store"
+	"github.com/newsroom/digest/subscribers"
 )
 
 var busyLine = regexp.MustCompile(`^digest: edition \d+ of daily is being sent by pid \d+ on host \S+ since \d\d:\d\d:\d\d; run send again after it ends\n$`)
@@ -99,4 +106,60 @@ func TestSendNextToServeDeliversEachRecipientOnce(t *testing.T) {
 	}
 	d.stop()
 	checkOnce(t, c, srv, emails)
+}
+
+// A send while another process holds the list's lease names what that
+// process is doing, in the contract's words: before it has built the
+// edition, the list and date it builds for; after, the edition number.
+// Nothing is built or sent by the refused send.
+func TestSendWhileLeaseHeldNamesTheEditionOrTheDate(t *testing.T) {
+	c := newSendingCLI(t)
+	c.must("subscribers", "add", "ada@example.com")
+	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
+	ctx := context.Background()
+	db, err := store.Open(ctx, c.env["DIGEST_DB"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	list, err := (&subscribers.Store{DB: db}).GetList(ctx, "daily")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	day := time.Now().In(list.Location()).Format(digest.DateLayout)
+	hold := func(ed digest.Edition) *lease.Held {
+		t.Helper()
+		h, err := delivery.HoldList(ctx, db, list, delivery.LeaseNote(ed, list), 0, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	since := `since \d\d:\d\d:\d\d; run send again after it ends\n$`
+	who := fmt.Sprintf("pid %d on host %s ", os.Getpid(), regexp.QuoteMeta(host))
+
+	h := hold(digest.Edition{Date: day})
+	_, errs, code := c.run("send")
+	h.Release()
+	want := regexp.MustCompile(`^digest: the edition of daily for ` + day + ` is being built and sent by ` + who + since)
+	if code != 1 || !want.MatchString(errs) {
+		t.Errorf("send while the edition is being built: exit %d, stderr %q; want 1 and %s", code, errs, want)
+	}
+	if out := c.must("editions", "list"); strings.Contains(out, day) {
+		t.Errorf("the refused send built an edition:\n%s", out)
+	}
+
+	c.must("send")
+	ed, err := (&digest.Editions{DB: db}).Get(ctx, list, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = hold(ed)
+	_, errs, code = c.run("send")
+	h.Release()
+	want = regexp.MustCompile(fmt.Sprintf(`^digest: edition %d of daily is being sent by `, ed.ID) + who + since)
+	if code != 1 || !want.MatchString(errs) {
+		t.Errorf("send while the edition is being sent: exit %d, stderr %q; want 1 and %s", code, errs, want)
+	}
 }

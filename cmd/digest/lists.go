@@ -60,6 +60,18 @@ func (lf *listFlags) anyChanged(f *pflag.FlagSet) bool {
 
 // apply copies the flags that were given onto l. A new language without
 // a --direction lets the direction follow the language.
+// settle applies the flags given to l and checks the list that results;
+// a bad setting is a usage error.
+func (lf *listFlags) settle(f *pflag.FlagSet, l *subscribers.List) error {
+	if err := lf.apply(f, l); err != nil {
+		return err
+	}
+	if err := subscribers.NormalizeList(l); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
 func (lf *listFlags) apply(f *pflag.FlagSet, l *subscribers.List) error {
 	set := func(name string, dst *string, v string) {
 		if f.Changed(name) {
@@ -116,11 +128,8 @@ refused.`,
 				return usagef(`lists create %s: --from is required, like --from "The Daily <daily@example.com>"`, args[0])
 			}
 			l := subscribers.List{Name: args[0], WeeklyDay: time.Monday}
-			if err := lf.apply(cmd.Flags(), &l); err != nil {
+			if err := lf.settle(cmd.Flags(), &l); err != nil {
 				return err
-			}
-			if err := subscribers.NormalizeList(&l); err != nil {
-				return usageError{err}
 			}
 			s, err := a.subscribers()
 			if err != nil {
@@ -148,19 +157,12 @@ func (a *App) listsUpdateCommand() *cobra.Command {
 			if !lf.anyChanged(cmd.Flags()) {
 				return usagef("lists update %s: nothing to change: give at least one setting, like --title or --schedule", args[0])
 			}
-			s, err := a.subscribers()
+			s, l, err := a.listStore(args[0])
 			if err != nil {
 				return err
 			}
-			l, err := s.GetList(a.ctx, args[0])
-			if err != nil {
+			if err := lf.settle(cmd.Flags(), &l); err != nil {
 				return err
-			}
-			if err := lf.apply(cmd.Flags(), &l); err != nil {
-				return err
-			}
-			if err := subscribers.NormalizeList(&l); err != nil {
-				return usageError{err}
 			}
 			if l, err = s.UpdateList(a.ctx, l); err != nil {
 				return err
@@ -209,11 +211,7 @@ func (a *App) listsShowCommand() *cobra.Command {
 		Short: "Show a list's settings and its subscriber counts by status",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.subscribers()
-			if err != nil {
-				return err
-			}
-			l, err := s.GetList(a.ctx, args[0])
+			s, l, err := a.listStore(args[0])
 			if err != nil {
 				return err
 			}
@@ -339,13 +337,9 @@ list has members (active, unsubscribed or bounced) the command refuses unless
 use digest subscribers remove to erase a person.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.subscribers()
-			if err != nil {
-				return err
-			}
 			// The editions go with the list (the foreign keys cascade):
 			// count them, through their owner, just before.
-			l, err := s.GetList(a.ctx, args[0])
+			s, l, err := a.listStore(args[0])
 			if err != nil {
 				return err
 			}

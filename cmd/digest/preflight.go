@@ -36,11 +36,7 @@ func (a *App) preflight(listName string, test, allowInsecure bool) (delivery.Tra
 	if _, err := a.loadDKIM(); err != nil {
 		return fail(err)
 	}
-	subs, err := a.subscribers()
-	if err != nil {
-		return fail(err)
-	}
-	list, err := subs.GetList(a.ctx, listName)
+	list, err := a.listOf(listName)
 	if err != nil {
 		return fail(err)
 	}

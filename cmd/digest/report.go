@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -19,11 +18,7 @@ func (a *App) reportCommand() *cobra.Command {
 		Short: "What happened to an edition: deliveries, bounces, complaints, unsubscribes, clicks per story",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
-			if err != nil || id <= 0 {
-				return usagef("edition id %q is not a number: digest deliveries shows edition ids", args[0])
-			}
-			db, err := a.store()
+			db, id, err := byID(args[0], editionID, a.store)
 			if err != nil {
 				return err
 			}

@@ -79,7 +79,7 @@ until it ends and then sends to whoever it left out.`,
 				return err
 			}
 			defer transport.Close()
-			held, err := a.holdList(listName, wait)
+			held, err := a.holdList(listName, date, wait)
 			if err != nil {
 				return err
 			}
@@ -147,16 +147,32 @@ until it ends and then sends to whoever it left out.`,
 // holdList takes the list's send lease before the edition is built, so
 // that a second send neither builds nor sends while the first runs: it
 // exits with one line naming the holder, or with wait waits for it.
-func (a *App) holdList(listName string, wait bool) (*lease.Held, error) {
-	subs, err := a.subscribers()
+//
+// Until the edition is built the lease names the list and date (another
+// send is told "the edition of daily for 2026-12-01 is being built and
+// sent by ..."), or the stored edition when there is one already; the
+// run renames it to the edition once built.
+func (a *App) holdList(listName, date string, wait bool) (*lease.Held, error) {
+	list, err := a.listOf(listName)
 	if err != nil {
 		return nil, err
 	}
-	list, err := subs.GetList(a.ctx, listName)
+	eds, err := a.editions()
 	if err != nil {
 		return nil, err
 	}
-	return delivery.HoldList(a.ctx, a.db, list, delivery.LeaseNote(digest.Edition{}, list), 0, wait, func(busy error) {
+	day, _, err := eds.ParseDate(list, date)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	ed, err := eds.Get(a.ctx, list, day)
+	if errors.Is(err, digest.ErrNoEdition) {
+		ed, err = digest.Edition{Date: day}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return delivery.HoldList(a.ctx, a.db, list, delivery.LeaseNote(ed, list), 0, wait, func(busy error) {
 		fmt.Fprintf(a.stderr, "waiting: %v\n", strings.Replace(busy.Error(), "; run send again after it ends", "", 1))
 	})
 }
@@ -187,11 +203,7 @@ func (a *App) transport() (delivery.Transport, error) {
 // edition loads or builds the edition; ok is false when there was
 // nothing new (already reported).
 func (a *App) edition(listName, date string, force bool) (subscribers.List, digest.Edition, bool, error) {
-	subs, err := a.subscribers()
-	if err != nil {
-		return subscribers.List{}, digest.Edition{}, false, err
-	}
-	list, err := subs.GetList(a.ctx, listName)
+	list, err := a.listOf(listName)
 	if err != nil {
 		return list, digest.Edition{}, false, err
 	}

@@ -182,11 +182,7 @@ to press Subscribe once more; then a confirmation mail. The list must be open
 (lists update NAME --signup open).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.subscribers()
-			if err != nil {
-				return err
-			}
-			l, err := s.GetList(a.ctx, args[0])
+			s, l, err := a.listStore(args[0])
 			if err != nil {
 				return err
 			}

@@ -33,6 +33,17 @@ func address(arg string) (string, error) {
 	return addr, nil
 }
 
+// byAddress is the setup of every command that acts on one address:
+// check it (a usage error when it is no address), then open the store.
+func (a *App) byAddress(arg string) (*subscribers.Store, string, error) {
+	addr, err := address(arg)
+	if err != nil {
+		return nil, "", err
+	}
+	s, err := a.subscribers()
+	return s, addr, err
+}
+
 func (a *App) subscribersAddCommand() *cobra.Command {
 	var name string
 	var confirm bool
@@ -115,10 +126,7 @@ record of the opt-out, use unsubscribe. Files outside the database (an .eml
 outbox) are not touched.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := address(args[0]); err != nil {
-				return err
-			}
-			s, err := a.subscribers()
+			s, _, err := a.byAddress(args[0])
 			if err != nil {
 				return err
 			}
@@ -165,11 +173,7 @@ func (a *App) subscribersStatusCommand(verb string) *cobra.Command {
 		Long:  short + ".\nWithout --list the command acts on every list the person is on. The membership\nand its history are kept; use remove to erase a person.",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			addr, err := address(args[0])
-			if err != nil {
-				return err
-			}
-			s, err := a.subscribers()
+			s, addr, err := a.byAddress(args[0])
 			if err != nil {
 				return err
 			}
@@ -217,10 +221,7 @@ func (a *App) subscribersShowCommand() *cobra.Command {
 		Short: "Show a subscriber: memberships, statuses and recent deliveries",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := address(args[0]); err != nil {
-				return err
-			}
-			s, err := a.subscribers()
+			s, _, err := a.byAddress(args[0])
 			if err != nil {
 				return err
 			}

@@ -35,8 +35,9 @@ func (a *App) suppressionsCommand() *cobra.Command {
 	}
 	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	var reason, note string
+	var addJSON, removeJSON, importJSON bool
 	add := &cobra.Command{
-		Use: "add EMAIL [--reason manual|legal|complaint|hard-bounce] [--note TEXT]", Short: "Never mail this address again", Args: cobra.ExactArgs(1),
+		Use: "add EMAIL [--reason manual|legal|complaint|hard-bounce] [--note TEXT] [--json]", Short: "Never mail this address again", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			subs, err := a.subscribers()
 			if err != nil {
@@ -54,25 +55,26 @@ func (a *App) suppressionsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if added {
-				a.printf("suppressed %s: no send will mail it\n", args[0])
-			} else {
-				a.printf("%s was already suppressed: nothing to do\n", args[0])
-			}
-			return nil
+			return a.summary(addJSON, func() any {
+				return map[string]any{"email": args[0], "reason": reason, "added": added}
+			}, func() {
+				if added {
+					a.printf("suppressed %s: no send will mail it\n", args[0])
+				} else {
+					a.printf("%s was already suppressed: nothing to do\n", args[0])
+				}
+			})
 		},
 	}
+	add.Flags().BoolVar(&addJSON, "json", false, `print {"email", "reason", "added"} ("added": false when it was already suppressed)`)
 	add.Flags().StringVar(&reason, "reason", subscribers.SuppressManual, "why: manual, legal, complaint or hard-bounce")
 	add.Flags().StringVar(&note, "note", "", "a note for the record (one line)")
 	remove := &cobra.Command{
-		Use: "remove EMAIL", Short: "Allow mail to the address again (memberships stay as they are)", Args: cobra.ExactArgs(1),
+		Use: "remove EMAIL [--json]", Short: "Allow mail to the address again (memberships stay as they are)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			subs, err := a.subscribers()
+			subs, _, err := a.byAddress(args[0])
 			if err != nil {
 				return err
-			}
-			if _, err := subscribers.NormalizeAddress(args[0]); err != nil {
-				return usageError{err}
 			}
 			removed, err := subs.Unsuppress(a.ctx, args[0])
 			if err != nil {
@@ -81,13 +83,15 @@ func (a *App) suppressionsCommand() *cobra.Command {
 			if !removed {
 				return fmt.Errorf("%s is not suppressed: digest suppressions list shows who is", args[0])
 			}
-			a.printf("%s is no longer suppressed; a bounced or unsubscribed membership stays so until digest subscribers resubscribe\n", args[0])
-			return nil
+			return a.summary(removeJSON, func() any { return map[string]any{"email": args[0], "removed": true} }, func() {
+				a.printf("%s is no longer suppressed; a bounced or unsubscribed membership stays so until digest subscribers resubscribe\n", args[0])
+			})
 		},
 	}
+	remove.Flags().BoolVar(&removeJSON, "json", false, `print {"email", "removed": true}`)
 	var importReason string
 	imp := &cobra.Command{
-		Use: "import FILE [--reason R]", Short: "Suppress every address of a file (one per line, or the first CSV column); - reads stdin", Args: cobra.ExactArgs(1),
+		Use: "import FILE [--reason R] [--json]", Short: "Suppress every address of a file (one per line, or the first CSV column); - reads stdin", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			subs, err := a.subscribers()
 			if err != nil {
@@ -107,10 +111,17 @@ func (a *App) suppressionsCommand() *cobra.Command {
 				}
 				return fmt.Errorf("%w; nothing was written", err)
 			}
-			a.printf("added %d, already suppressed %d, rejected %d\n", sum.Added, sum.Already, sum.Rejected)
-			return nil
+			return a.summary(importJSON, func() any {
+				return struct {
+					File string `json:"file"`
+					subscribers.SuppressionImport
+				}{args[0], sum}
+			}, func() {
+				a.printf("added %d, already suppressed %d, rejected %d\n", sum.Added, sum.Already, sum.Rejected)
+			})
 		},
 	}
+	imp.Flags().BoolVar(&importJSON, "json", false, "print the summary as JSON (file, added, already, rejected)")
 	imp.Flags().StringVar(&importReason, "reason", subscribers.SuppressImport, "why: import, legal, manual, complaint or hard-bounce")
 	cmd.AddCommand(list, add, remove, imp)
 	return cmd
