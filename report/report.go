@@ -1,7 +1,8 @@
 // Package report tells editors and operators what happened after a send:
 // the edition report (deliveries, bounces, complaints, unsubscribes by
-// method, clicks per story), the per-list history chart, and the totals
-// /metrics reads from the database so that they survive restarts.
+// method, deliveries per relay, clicks per story), the per-list history
+// chart, and the totals /metrics reads from the database so that they
+// survive restarts.
 //
 // It owns only the counters table, yet reads every other owner's tables
 // (editions, lists, deliveries, edition_stories, stories, feedback_events,
@@ -17,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/store"
 )
 
@@ -37,7 +39,11 @@ type Edition struct {
 	BouncedSoft  int64            `json:"bounced_soft"`
 	Complaints   int64            `json:"complaints"`
 	Unsubscribes map[string]int64 `json:"unsubscribes"`
-	Stories      []Story          `json:"stories"`
+	// Relays counts the deliveries per relay and status (relay "" for
+	// the outbox and for rows from before relays were recorded), ordered
+	// by relay, then in the ledger's order of statuses.
+	Relays  []delivery.RelayCount `json:"relays"`
+	Stories []Story               `json:"stories"`
 }
 
 // Story is one story of the edition with its clicks.
@@ -53,7 +59,7 @@ var ErrUnknownEdition = errors.New("unknown edition")
 
 // ForEdition builds the report of the edition with the id.
 func ForEdition(ctx context.Context, db *store.DB, id int64) (Edition, error) {
-	r := Edition{ID: id, Unsubscribes: map[string]int64{"one-click": 0, "link": 0, "mail": 0, "complaint": 0}, Stories: []Story{}}
+	r := Edition{ID: id, Unsubscribes: map[string]int64{"one-click": 0, "link": 0, "mail": 0, "complaint": 0}, Relays: []delivery.RelayCount{}, Stories: []Story{}}
 	err := db.QueryRowContext(ctx, `SELECT l.name, e.date, e.subject FROM editions e JOIN lists l ON l.id = e.list_id WHERE e.id = ?`, id).
 		Scan(&r.List, &r.Date, &r.Subject)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -86,6 +92,11 @@ func ForEdition(ctx context.Context, db *store.DB, id int64) (Edition, error) {
 		}
 	}
 	rows.Close()
+	relays, err := delivery.CountByRelay(ctx, db, delivery.Filter{EditionID: id})
+	if err != nil {
+		return r, err
+	}
+	r.Relays = append(r.Relays, relays...)
 	// Bounces count readers, not reports: three reports for one address
 	// are one bounced reader.
 	rows, err = db.QueryContext(ctx, `SELECT kind, method, COUNT(DISTINCT COALESCE(subscriber_id, -id)) FROM feedback_events WHERE edition_id = ? GROUP BY kind, method`, id)

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"maps"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -63,5 +66,42 @@ func TestRelaySecretsAreMaskedEverywhere(t *testing.T) {
 		if strings.Contains(text, "hunter2") {
 			t.Errorf("%s shows the password:\n%s", what, text)
 		}
+	}
+}
+
+// editions report counts the edition's deliveries per relay, in the text
+// and in --json, as the two relays took them.
+func TestEditionReportCountsPerRelay(t *testing.T) {
+	c := newSendingCLI(t)
+	c.addMany(30)
+	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
+	a, b := smtptest.Start(t, nil), smtptest.Start(t, nil)
+	if out, errs, code := c.run("send", "--smtp", a.URL(), "--smtp", b.URL()); code != 0 || a.Accepted() != 15 || b.Accepted() != 15 {
+		t.Fatalf("send: exit %d, relays took %d and %d\n%s\n%s", code, a.Accepted(), b.Accepted(), out, errs)
+	}
+	name := func(s *smtptest.Server) string {
+		return strings.TrimPrefix(strings.TrimSuffix(s.URL(), "?tls=none"), "smtp://")
+	}
+	text := c.must("editions", "report", "1")
+	if !regexp.MustCompile(`(?m)^relays\s+(` + regexp.QuoteMeta(name(a)+" 15 sent; "+name(b)+" 15 sent") + `|` + regexp.QuoteMeta(name(b)+" 15 sent; "+name(a)+" 15 sent") + `)$`).MatchString(text) {
+		t.Errorf("the report lacks the per-relay counts:\n%s", text)
+	}
+	var r struct {
+		Accepted int `json:"accepted"`
+		Relays   []struct {
+			Relay, Status string
+			Count         int
+		} `json:"relays"`
+	}
+	if err := json.Unmarshal([]byte(c.must("editions", "report", "1", "--json")), &r); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, rc := range r.Relays {
+		got[rc.Relay+" "+rc.Status] += rc.Count
+	}
+	want := map[string]int{name(a) + " sent": 15, name(b) + " sent": 15}
+	if r.Accepted != 30 || !maps.Equal(got, want) {
+		t.Errorf("report --json: accepted %d, relays %v; want 30 and %v", r.Accepted, got, want)
 	}
 }

@@ -2,10 +2,13 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/report"
 )
 
@@ -15,7 +18,7 @@ func (a *App) reportCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "report ID [--json]",
-		Short: "What happened to an edition: deliveries, bounces, complaints, unsubscribes, clicks per story",
+		Short: "What happened to an edition: deliveries, per relay, bounces, complaints, unsubscribes, clicks per story",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, id, err := byID(args[0], editionID, a.store)
@@ -52,6 +55,11 @@ func (a *App) printReport(r report.Edition) error {
 		{"unsubscribes", fmt.Sprintf("%d one-click, %d link, %d mail, %d complaint", u["one-click"], u["link"], u["mail"], u["complaint"])},
 	} {
 		fmt.Fprintf(tw, "%s\t%s\n", kv[0], kv[1])
+	}
+	// Per relay, as digest deliveries prints it, when any delivery went
+	// through one (an outbox run has nothing to add).
+	if slices.ContainsFunc(r.Relays, func(c delivery.RelayCount) bool { return c.Relay != "" }) {
+		fmt.Fprintf(tw, "relays\t%s\n", strings.TrimPrefix(relayCounts(r.Relays), "by relay: "))
 	}
 	fmt.Fprintln(tw, "\nCLICKS\tSTORY")
 	for _, s := range r.Stories {
