@@ -61,6 +61,11 @@ type Selection struct {
 	// with the reason; the section-full and More-full ones stay
 	// eligible for the next edition.
 	LeftOut []LeftOut
+	// LeftOutTotals counts every story left out by reason, ExpiredTotal
+	// and ExpiringTotal the ones Expired and Expiring would list without
+	// the cap: LeftOut lists at most MaxLeftOutListed of each kind.
+	LeftOutTotals               map[string]int
+	ExpiredTotal, ExpiringTotal int
 	// Images are pictures of lead stories by story ID that override the
 	// stored one (stories.Story.Image, which Select fills in from an
 	// import's image field): a caller that has a better one (a feed, a
@@ -199,8 +204,12 @@ type LeftOut struct {
 // leftOutOrder is the order reasons are reported in.
 var leftOutOrder = []string{ReasonSectionFull, ReasonMoreFull, ReasonHidden, ReasonTooOld}
 
-// LeftOutCounts counts Selection.LeftOut by reason.
+// LeftOutCounts counts the stories left out by reason: all of them,
+// though Selection.LeftOut may list fewer (MaxLeftOutListed).
 func (s Selection) LeftOutCounts() map[string]int {
+	if s.LeftOutTotals != nil {
+		return s.LeftOutTotals
+	}
 	out := map[string]int{}
 	for _, l := range s.LeftOut {
 		out[l.Reason]++
@@ -211,21 +220,42 @@ func (s Selection) LeftOutCounts() map[string]int {
 // LeftOutSummary is "left out 5 stories: 3 section full, 2 too old", or
 // "" when nothing was left out.
 func (s Selection) LeftOutSummary() string {
-	if len(s.LeftOut) == 0 {
-		return ""
-	}
 	counts := s.LeftOutCounts()
 	var parts []string
+	total := 0
 	for _, r := range leftOutOrder {
 		if n := counts[r]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, r))
+			total += n
 		}
 	}
+	if total == 0 {
+		return ""
+	}
 	unit := "stories"
-	if len(s.LeftOut) == 1 {
+	if total == 1 {
 		unit = "story"
 	}
-	return fmt.Sprintf("left out %d %s: %s", len(s.LeftOut), unit, strings.Join(parts, ", "))
+	return fmt.Sprintf("left out %d %s: %s", total, unit, strings.Join(parts, ", "))
+}
+
+// MaxLeftOutListed is how many stories Selection.LeftOut lists at most
+// of each kind, the most urgent first: the waiting ones (section full and
+// More headlines full together, soonest to expire first), the hidden and
+// the too old; the counts cover them all. It applies to lists that do
+// not rank by clicks (the indexed path); the general query lists all. A
+// store of a million stories may leave tens of thousands out of an
+// edition, and no editor reads a report that long.
+const MaxLeftOutListed = 50
+
+// countLeftOut sets the totals from a LeftOut that lists everything.
+func (s *Selection) countLeftOut() {
+	s.LeftOutTotals = map[string]int{}
+	for _, l := range s.LeftOut {
+		s.LeftOutTotals[l.Reason]++
+	}
+	s.ExpiredTotal = len(s.Expired())
+	s.ExpiringTotal = len(s.Expiring())
 }
 
 // LeftOutReport is what send, preview and editions rebuild say about
@@ -240,13 +270,21 @@ func (s Selection) LeftOutReport() []ReportLine {
 	if sum := s.LeftOutSummary(); sum != "" {
 		add("left-out", "%s (section full and More headlines full wait for the next edition)", sum)
 	}
-	for _, l := range s.Expired() {
+	expired := s.Expired()
+	for _, l := range expired {
 		add("expired", "expired unsent: story %d %q (%s) passed the list's max age of %s without being in an edition",
 			l.Story.ID, l.Story.Title, l.Story.Section, formatAge(s.MaxAge))
 	}
-	for _, l := range s.Expiring() {
+	if n := s.ExpiredTotal - len(expired); n > 0 {
+		add("expired", "… and %d more expired unsent", n)
+	}
+	expiring := s.Expiring()
+	for _, l := range expiring {
 		add("expiring", "will expire unsent: story %d %q (%s, %s) is too old by the next edition (%s): pin it with digest stories pin %d, or raise the section's --max",
 			l.Story.ID, l.Story.Title, l.Story.Section, l.Reason, s.NextEdition.Format("2006-01-02 15:04 MST"), l.Story.ID)
+	}
+	if n := s.ExpiringTotal - len(expiring); n > 0 {
+		add("expiring", "… and %d more will expire unsent", n)
 	}
 	return out
 }
@@ -311,6 +349,20 @@ type candidate struct {
 	st      stories.Story
 	avail   time.Time // the later of published and stored
 	fromMax bool      // its section has a maximum above 0
+	secID   int64     // its section (selectFast's counts)
+}
+
+// waiting is the LeftOut of a story the sections and More headlines left
+// over: it waits for the next edition (a pinned one never expires).
+func (c candidate) waiting(maxAge time.Duration) LeftOut {
+	l := LeftOut{Story: c.st, Reason: ReasonMoreFull}
+	if c.fromMax {
+		l.Reason = ReasonSectionFull
+	}
+	if !c.st.Pinned {
+		l.Expires = c.avail.Add(maxAge)
+	}
+	return l
 }
 
 // selectFor is Select for a date already checked (or, for Next, a date
@@ -330,6 +382,9 @@ func (e *Editions) selectFor(ctx context.Context, list subscribers.List, date st
 	sel.NextEdition = end.Add(FirstWindow)
 	if next, ok := list.NextRun(end); ok {
 		sel.NextEdition = next.UTC()
+	}
+	if !list.RankByClicks && !e.week {
+		return e.selectFast(ctx, sel)
 	}
 	// Young enough: available after end-maxAge. The query reaches back to
 	// start-maxAge too, to report what expired since the last edition,
@@ -414,15 +469,9 @@ func (e *Editions) selectFor(ctx context.Context, list subscribers.List, date st
 		sel.More = append(sel.More, c.st)
 	}
 	for _, c := range rest {
-		l := LeftOut{Story: c.st, Reason: ReasonMoreFull}
-		if c.fromMax {
-			l.Reason = ReasonSectionFull
-		}
-		if !c.st.Pinned {
-			l.Expires = c.avail.Add(maxAge)
-		}
-		sel.LeftOut = append(sel.LeftOut, l)
+		sel.LeftOut = append(sel.LeftOut, c.waiting(maxAge))
 	}
+	sel.countLeftOut()
 	return sel, nil
 }
 

@@ -43,16 +43,50 @@ func TestEligibleQueryUsesIndexes(t *testing.T) {
 	}
 	// Without statistics (a store nobody ran ANALYZE on) and with them.
 	checkPlan(t, db, "before ANALYZE")
+	checkFastPlans(t, db, "before ANALYZE")
 	if _, err := db.ExecContext(ctx, `ANALYZE`); err != nil {
 		t.Fatal(err)
 	}
 	checkPlan(t, db, "after ANALYZE")
+	checkFastPlans(t, db, "after ANALYZE")
 }
 
-func checkPlan(t *testing.T, db *store.DB, when string) {
+// checkFastPlans: each query of selectFast walks the index its comment
+// names and none scans the stories table or walks stories_rank where it
+// would read every story of the sections.
+func checkFastPlans(t *testing.T, db *store.DB, when string) {
 	t.Helper()
-	ctx := context.Background()
-	rows, err := db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+eligibleQuery, 2990000, 3000000, false, 1, "2026-11-28", false)
+	for _, q := range []struct {
+		name, query string
+		args        []any
+		want        []string
+	}{
+		{"leads", leadsQuery, []any{1, 2990000, 3000000, 1, "2026-11-28", 3}, []string{"INDEX stories_rank (section_id=?)"}},
+		{"counts", countsQuery, []any{2990000, 3000000, 2900000, 3000000, 1, "2026-11-28"}, []string{"COVERING INDEX stories_available", "stories_pinned"}},
+		{"pinned leftovers", leftoverQuery(true, 2, 3), []any{3000000, 1, "2026-11-28", 1, 2, 7, 8, 9, 10}, []string{"stories_pinned"}},
+		{"leftovers", leftoverQuery(false, 2, 3), []any{2990000, 3000000, 1, "2026-11-28", 1, 2, 7, 8, 9, 10}, []string{"stories_available"}},
+		{"hidden", listedQuery(true, 2), []any{2990000, 3000000, 3000000, 1, "2026-11-28", 1, 2, 50}, []string{"stories_available"}},
+		{"too old", listedQuery(false, 2), []any{2900000, 2990000, 3000000, 1, "2026-11-28", 1, 2, 50}, []string{"stories_available"}},
+	} {
+		plan := explain(t, db, q.query, q.args...)
+		all := strings.Join(plan, "\n")
+		for _, want := range q.want {
+			if !strings.Contains(all, want) {
+				t.Errorf("%s: %s plan does not use %s:\n%s", when, q.name, want, all)
+			}
+		}
+		for _, p := range plan {
+			if strings.HasPrefix(p, "SCAN s") || (q.name != "leads" && strings.Contains(p, "stories_rank")) {
+				t.Errorf("%s: %s plan reads the whole table: %q\n%s", when, q.name, p, all)
+			}
+		}
+	}
+}
+
+// explain is the query plan of q, one detail a line.
+func explain(t *testing.T, db *store.DB, q string, args ...any) []string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +100,12 @@ func checkPlan(t *testing.T, db *store.DB, when string) {
 		}
 		plan = append(plan, detail)
 	}
+	return plan
+}
+
+func checkPlan(t *testing.T, db *store.DB, when string) {
+	t.Helper()
+	plan := explain(t, db, eligibleQuery, 2990000, 3000000, false, 1, "2026-11-28", false)
 	all := strings.Join(plan, "\n")
 	for _, want := range []string{"stories_available", "stories_pinned", "edition_stories_story"} {
 		if !strings.Contains(all, want) {
