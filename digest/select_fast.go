@@ -154,11 +154,38 @@ func (e *Editions) selectFast(ctx context.Context, sel Selection) (Selection, er
 		return out, rows.Err()
 	}
 
+	// The counts per section first (one aggregate over the availability
+	// range): a section with nothing eligible is skipped below, since its
+	// leads query would walk the section's whole history in the rank
+	// index to find nothing.
+	type sectionCounts struct{ eligible, hidden, old, expiring int }
+	counts := map[int64]sectionCounts{}
+	crows, err := e.DB.QueryContext(ctx, countsQuery, young.Unix(), expireBy.Unix(),
+		report.Unix(), end.Unix(), list.ID, sel.Date)
+	if err != nil {
+		return sel, fmt.Errorf("count stories: %w", err)
+	}
+	for crows.Next() {
+		var id int64
+		var elig, hid, old, exp float64
+		if err := crows.Scan(&id, &elig, &hid, &old, &exp); err != nil {
+			crows.Close()
+			return sel, err
+		}
+		if _, ok := byID[id]; ok {
+			counts[id] = sectionCounts{int(elig), int(hid), int(old), int(exp)}
+		}
+	}
+	crows.Close()
+	if err := crows.Err(); err != nil {
+		return sel, fmt.Errorf("count stories: %w", err)
+	}
+
 	// Leads, section by section in display order.
 	var leadCs []candidate
 	var chosen []any
 	for _, sec := range secs {
-		if sec.MaxStories <= 0 {
+		if sec.MaxStories <= 0 || counts[sec.ID].eligible == 0 {
 			continue
 		}
 		cs, err := read(leadsQuery, sec.ID, young.Unix(), end.Unix(), list.ID, sel.Date, sec.MaxStories)
@@ -217,46 +244,25 @@ func (e *Editions) selectFast(ctx context.Context, sel Selection) (Selection, er
 		sel.LeftOut = append(sel.LeftOut, c.waiting(maxAge))
 	}
 
-	// The counts, and the hidden and too-old stories up to the cap.
-	rows, err = e.DB.QueryContext(ctx, countsQuery, young.Unix(), expireBy.Unix(),
-		report.Unix(), end.Unix(), list.ID, sel.Date)
-	if err != nil {
-		return sel, fmt.Errorf("count stories: %w", err)
-	}
-	eligible := map[int64]int{}
+	// The totals, from the counts read before the leads.
 	sel.LeftOutTotals = map[string]int{}
 	expiring := 0
-	for rows.Next() {
-		var id int64
-		var elig, hid, old, exp float64
-		if err := rows.Scan(&id, &elig, &hid, &old, &exp); err != nil {
-			rows.Close()
-			return sel, err
-		}
-		sec, ok := byID[id]
-		if !ok {
-			continue
-		}
-		eligible[id] = int(elig)
-		left := int(elig) - shown[id]
-		if sec.MaxStories > 0 {
+	for id, c := range counts {
+		left := c.eligible - shown[id]
+		if byID[id].MaxStories > 0 {
 			sel.LeftOutTotals[ReasonSectionFull] += left
 		} else {
 			sel.LeftOutTotals[ReasonMoreFull] += left
 		}
-		sel.LeftOutTotals[ReasonHidden] += int(hid)
-		sel.LeftOutTotals[ReasonTooOld] += int(old)
-		expiring += int(exp)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return sel, err
+		sel.LeftOutTotals[ReasonHidden] += c.hidden
+		sel.LeftOutTotals[ReasonTooOld] += c.old
+		expiring += c.expiring
 	}
 	sel.ExpiringTotal = expiring - expiringShown
 	sel.ExpiredTotal = sel.LeftOutTotals[ReasonTooOld]
 	for i := range sel.Blocks {
 		b := &sel.Blocks[i]
-		b.Cut = eligible[b.Section.ID] - len(b.Stories)
+		b.Cut = counts[b.Section.ID].eligible - len(b.Stories)
 	}
 	listArgs := func(from, to time.Time) []any {
 		args := []any{from.Unix(), to.Unix(), end.Unix(), list.ID, sel.Date}
