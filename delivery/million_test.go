@@ -14,6 +14,7 @@ import (
 	"github.com/newsroom/digest/delivery"
 	"github.com/newsroom/digest/internal/peakmem"
 	"github.com/newsroom/digest/internal/smtptest"
+	"github.com/newsroom/digest/report"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/subscribers"
 )
@@ -132,6 +133,10 @@ func millionRun(b *testing.B, n int) {
 		}},
 		{"subscribers count", func() error {
 			_, err := f.subs.Count(ctx, "")
+			return err
+		}},
+		{"editions report N (every count of the edition, per relay, clicks)", func() error {
+			_, err := report.ForEdition(ctx, db, ed.ID)
 			return err
 		}},
 	} {
