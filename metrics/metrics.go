@@ -23,9 +23,11 @@ type Metrics struct {
 
 	// EditionsBuilt counts editions composed and stored by scheduled runs.
 	EditionsBuilt *prometheus.CounterVec
-	// MessagesSent, MessagesDeferred and MessagesFailed count delivery
-	// outcomes of scheduled runs.
-	MessagesSent, MessagesDeferred, MessagesFailed *prometheus.CounterVec
+	// MessagesSent, MessagesDeferred, MessagesFailed and MessagesUnknown
+	// count delivery outcomes of scheduled runs; unknown is a message
+	// whose data was sent but the relay did not answer (it may have
+	// delivered it).
+	MessagesSent, MessagesDeferred, MessagesFailed, MessagesUnknown *prometheus.CounterVec
 	// SendDuration observes how long each delivery run took.
 	SendDuration *prometheus.HistogramVec
 	// LastSuccess is the Unix time of each list's last scheduled run
@@ -67,6 +69,9 @@ func New() *Metrics {
 		MessagesFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "digest_messages_failed_total", Help: "Messages refused permanently.",
 		}, byList),
+		MessagesUnknown: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "digest_messages_unknown_total", Help: "Messages sent whose final reply never came: the relay may have delivered them.",
+		}, byList),
 		SendDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "digest_send_duration_seconds",
 			Help:    "Duration of each scheduled delivery run.",
@@ -98,7 +103,7 @@ func New() *Metrics {
 	m.totals = &totalsCollector{}
 	m.Registry.MustRegister(
 		m.totals,
-		m.EditionsBuilt, m.MessagesSent, m.MessagesDeferred, m.MessagesFailed,
+		m.EditionsBuilt, m.MessagesSent, m.MessagesDeferred, m.MessagesFailed, m.MessagesUnknown,
 		m.SendDuration, m.LastSuccess, m.Runs, m.Leader, m.Unsubscribes, m.Resubscribes, m.RelayMessages, m.RelayUp,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -113,14 +118,16 @@ func (m *Metrics) InitList(list string) {
 	m.MessagesSent.WithLabelValues(list)
 	m.MessagesDeferred.WithLabelValues(list)
 	m.MessagesFailed.WithLabelValues(list)
+	m.MessagesUnknown.WithLabelValues(list)
 }
 
 // Delivered adds one delivery run of the list: the messages it sent,
-// deferred and failed, and how long it took.
-func (m *Metrics) Delivered(list string, sent, deferred, failed int, took time.Duration) {
+// deferred, failed and left of unknown outcome, and how long it took.
+func (m *Metrics) Delivered(list string, sent, deferred, failed, unknown int, took time.Duration) {
 	m.MessagesSent.WithLabelValues(list).Add(float64(sent))
 	m.MessagesDeferred.WithLabelValues(list).Add(float64(deferred))
 	m.MessagesFailed.WithLabelValues(list).Add(float64(failed))
+	m.MessagesUnknown.WithLabelValues(list).Add(float64(unknown))
 	m.SendDuration.WithLabelValues(list).Observe(took.Seconds())
 }
 

@@ -12,6 +12,7 @@ import (
 type Totals struct {
 	ManualSends     map[string]int64 // by list
 	ManualSent      map[string]int64 // messages accepted by manual runs, by list
+	ManualUnknown   map[string]int64 // messages of unknown outcome in manual runs, by list
 	Bounces         map[string]int64 // by kind: hard, soft
 	Complaints      int64
 	Unsubscribes    int64 // every method, as recorded after the send
@@ -23,6 +24,7 @@ type Totals struct {
 var (
 	descManualSends = prometheus.NewDesc("digest_manual_sends_total", "digest send runs (not scheduled), from the database.", []string{"list"}, nil)
 	descManualSent  = prometheus.NewDesc("digest_manual_messages_sent_total", "Messages accepted by digest send runs, from the database.", []string{"list"}, nil)
+	descManualUnk   = prometheus.NewDesc("digest_manual_messages_unknown_total", "Messages of unknown outcome (sent, no final reply) in digest send runs, from the database.", []string{"list"}, nil)
 	descBounces     = prometheus.NewDesc("digest_bounces_total", "Bounces processed (mailbox, pipe, webhooks) by kind.", []string{"kind"}, nil)
 	descComplaints  = prometheus.NewDesc("digest_complaints_total", "Spam complaints processed.", nil, nil)
 	descUnsubs      = prometheus.NewDesc("digest_feedback_unsubscribes_total", "Unsubscribes recorded for the edition report (one-click, link, mail, complaint).", nil, nil)
@@ -38,7 +40,7 @@ type totalsCollector struct {
 }
 
 func (c *totalsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descManualSends, descManualSent, descBounces, descComplaints, descUnsubs, descSuppress, descClicks, descWebhookFail} {
+	for _, d := range []*prometheus.Desc{descManualSends, descManualSent, descManualUnk, descBounces, descComplaints, descUnsubs, descSuppress, descClicks, descWebhookFail} {
 		ch <- d
 	}
 }
@@ -63,6 +65,9 @@ func (c *totalsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for l, v := range t.ManualSent {
 		counter(descManualSent, v, l)
+	}
+	for l, v := range t.ManualUnknown {
+		counter(descManualUnk, v, l)
 	}
 	for _, k := range []string{"hard", "soft"} {
 		counter(descBounces, t.Bounces[k], k)

@@ -173,6 +173,7 @@ func History(ctx context.Context, db *store.DB, listID int64, n int) ([]Point, e
 const (
 	CounterManualSends    = "manual_sends"
 	CounterManualSent     = "manual_messages_sent"
+	CounterManualUnknown  = "manual_messages_unknown"
 	CounterWebhookFailure = "webhook_failures"
 )
 

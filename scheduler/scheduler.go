@@ -637,7 +637,7 @@ func (s *Scheduler) execute(ctx context.Context, log *slog.Logger, list subscrib
 		err = ctx.Err()
 	}
 	if s.Metrics != nil {
-		s.Metrics.Delivered(list.Name, sum.Sent, sum.Deferred, sum.Failed, sum.Duration)
+		s.Metrics.Delivered(list.Name, sum.Sent, sum.Deferred, sum.Failed, sum.Unknown, sum.Duration)
 	}
 	attrs := []any{"edition", ed.ID, "sent", sum.Sent, "already", sum.Already, "deferred", sum.Deferred,
 		"failed", sum.Failed, "unknown", sum.Unknown, "duration", sum.Duration.Round(time.Millisecond).String()}

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -467,4 +468,12 @@ func TestUnknownOutcomesAreLoggedAndNotRetried(t *testing.T) {
 		t.Errorf("the log does not say 2 outcomes are unknown:\n%s", logs)
 	}
 	e.assertOncePerRecipient(2)
+	// /metrics counts them as unknown, not as sent or nothing at all.
+	rec := httptest.NewRecorder()
+	s.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{`digest_messages_unknown_total{list="daily"} 2`, `digest_messages_sent_total{list="daily"} 0`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }

@@ -233,7 +233,8 @@ func (a *App) readTotals() func() (metrics.Totals, error) {
 		}
 		return metrics.Totals{
 			ManualSends: t.Counters[report.CounterManualSends], ManualSent: t.Counters[report.CounterManualSent],
-			Bounces: map[string]int64{"hard": t.Events["hard"], "soft": t.Events["soft"]}, Complaints: t.Events["complaint"],
+			ManualUnknown: t.Counters[report.CounterManualUnknown],
+			Bounces:       map[string]int64{"hard": t.Events["hard"], "soft": t.Events["soft"]}, Complaints: t.Events["complaint"],
 			Unsubscribes: t.Events["unsubscribe"], Suppressions: t.Suppressions, Clicks: t.Clicks,
 			WebhookFailures: t.Counters[report.CounterWebhookFailure],
 		}, nil

@@ -35,6 +35,27 @@ func TestMetricsCountManualSendsFromTheDatabase(t *testing.T) {
 	}
 }
 
+// A digest send whose relay answers the end of DATA too late counts
+// those messages as unknown on /metrics, not as sent.
+func TestMetricsCountManualUnknownOutcomes(t *testing.T) {
+	srv := smtptest.Start(t, func(s *smtptest.Server) {
+		s.DataHook = func(smtptest.Message) error { time.Sleep(600 * time.Millisecond); return nil }
+	})
+	c := newSendingCLI(t)
+	c.addMany(3)
+	c.must("stories", "import", c.writeFile("s.json", storiesJSON(time.Now())))
+	if out, errs, code := c.run("send", "--smtp", srv.URL()+"&timeout=200ms"); code != 3 || !strings.Contains(out, "unknown 3") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	body := scrapeTotals(t, c)
+	for _, want := range []string{`digest_manual_messages_unknown_total{list="daily"} 3`, `digest_manual_messages_sent_total{list="daily"} 0`, `digest_manual_sends_total{list="daily"} 1`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	waitAccepted(t, srv, 3)
+}
+
 // scrapeTotals is /metrics of a fresh daemon over the CLI's database:
 // what the database holds, as after a restart.
 func scrapeTotals(t *testing.T, c *cli) string {

@@ -376,6 +376,9 @@ func (a *App) countManualSend(list string, sum delivery.Summary) {
 	if err == nil {
 		err = report.Increment(a.ctx, db, report.CounterManualSent, list, int64(sum.Sent))
 	}
+	if err == nil {
+		err = report.Increment(a.ctx, db, report.CounterManualUnknown, list, int64(sum.Unknown))
+	}
 	if err != nil {
 		fmt.Fprintf(a.stderr, "note: the run was not counted for /metrics: %v\n", err)
 	}
