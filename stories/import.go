@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/newsroom/digest/internal/canon"
 )
 
 // MaxLineBytes is the longest line of a one-object-per-line import; a
@@ -512,7 +514,10 @@ func (s *Store) ImportWith(ctx context.Context, r io.Reader, opt ImportOptions) 
 		return ImportResult{}, err
 	}
 	defer st.close()
-	res, err := EachWith(r, s.now(), opt, func(story Story) error { return st.add(ctx, story) })
+	res, err := EachWith(r, s.now(), opt, func(story Story) error {
+		story.URL = canon.StoryURL(story.URL) // the URL feeds and the push API store it under
+		return st.add(ctx, story)
+	})
 	if err != nil {
 		return ImportResult{}, err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/newsroom/digest/internal/canon"
 	"github.com/newsroom/digest/stories"
 	"github.com/newsroom/digest/tokens"
 )
@@ -112,6 +113,11 @@ func (s *Server) apiPostStories(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{Error: "some stories are not valid: nothing was stored", Items: bad})
 		return
 	}
+	// Under the URL a feed gives the same article, so a CMS link with
+	// ?utm_source=cms updates the feed's story instead of making another.
+	for i := range sts {
+		sts[i].URL = canon.StoryURL(sts[i].URL)
+	}
 	if err := s.API.Stories.AddAll(r.Context(), sts); err != nil {
 		s.Logger.Error("api: store stories", "err", err)
 		writeJSON(w, http.StatusInternalServerError, apiError{Error: "internal error: nothing was stored"})
@@ -131,7 +137,8 @@ func (s *Server) apiHideStory(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{Error: "give the story's url: DELETE /api/stories?url=https://..."})
 		return
 	}
-	st, err := s.API.Stories.HideURL(r.Context(), u)
+	// Stored URLs are canonical: the CMS may ask with its tracking link.
+	st, err := s.API.Stories.HideURL(r.Context(), canon.StoryURL(u))
 	if errors.Is(err, stories.ErrNotFound) {
 		writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
 		return

@@ -6,10 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/newsroom/digest/digest"
+	"github.com/newsroom/digest/feeds"
 	"github.com/newsroom/digest/internal/storetest"
 	"github.com/newsroom/digest/store"
 	"github.com/newsroom/digest/stories"
@@ -67,6 +70,13 @@ func (s *apiSite) count() int {
 	var n int
 	s.db.QueryRow(`SELECT COUNT(*) FROM stories`).Scan(&n)
 	return n
+}
+
+// hidden says whether the story stored under url is hidden.
+func (s *apiSite) hidden(url string) bool {
+	var h bool
+	s.db.QueryRow(`SELECT hidden FROM stories WHERE url = ?`, url).Scan(&h)
+	return h
 }
 
 const twoStories = `[
@@ -171,9 +181,7 @@ func TestAPIDeleteHidesStory(t *testing.T) {
 	if code != 200 || body["hidden"] != true {
 		t.Fatalf("%d %v", code, body)
 	}
-	var hidden bool
-	s.db.QueryRow(`SELECT hidden FROM stories WHERE url = 'https://news.example.com/2'`).Scan(&hidden)
-	if !hidden {
+	if !s.hidden("https://news.example.com/2") {
 		t.Error("the story is not hidden")
 	}
 	if code, _ := s.do("DELETE", "/api/stories?url=https://news.example.com/none", s.token, "", ""); code != 404 {
@@ -181,5 +189,63 @@ func TestAPIDeleteHidesStory(t *testing.T) {
 	}
 	if code, _ := s.do("DELETE", "/api/stories", s.token, "", ""); code != 400 {
 		t.Errorf("no url: %d", code)
+	}
+}
+
+// A CMS link with tracking parameters and the feed's item of the same
+// article are one story: the API stores the canonical URL feeds use, and
+// DELETE finds it under the CMS's tracking link.
+func TestAPIPushAndFeedItemAreOneStory(t *testing.T) {
+	s := newAPISite(t, 0)
+	ctx := context.Background()
+	code, body := s.do("POST", "/api/stories", s.token, "application/json",
+		`{"section": "Americas", "title": "Storm", "url": "HTTPS://News.Example.com:443/storm?utm_source=cms&utm_medium=push&id=7&fbclid=x", "published_at": "2026-11-28T05:00:00Z"}`)
+	if code != 201 {
+		t.Fatalf("push: %d %v", code, body)
+	}
+	var stored string
+	s.db.QueryRow(`SELECT url FROM stories`).Scan(&stored)
+	if stored != "https://news.example.com/storm?id=7" {
+		t.Fatalf("stored url %q, want the canonical https://news.example.com/storm?id=7", stored)
+	}
+	fs := &feeds.Store{DB: s.db}
+	f := &feeds.Feed{URL: "https://news.example.com/rss", Kind: "rss", Section: "news"}
+	if err := fs.Add(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	doc := &feeds.Document{Items: []feeds.Item{{Position: 1, GUID: "storm-7", Title: "Storm",
+		Link: "https://news.example.com/storm?id=7&utm_source=rss", Published: time.Date(2026, 11, 28, 5, 0, 0, 0, time.UTC)}}}
+	if _, err := fs.Ingest(ctx, f, doc); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.count(); n != 1 {
+		t.Fatalf("%d stories after the push and the feed item, want 1", n)
+	}
+	code, body = s.do("DELETE", "/api/stories?url="+url.QueryEscape("https://news.example.com/storm?utm_campaign=x&id=7&gclid=y"), s.token, "", "")
+	if code != 200 || body["hidden"] != true {
+		t.Fatalf("delete by tracking link: %d %v", code, body)
+	}
+	if !s.hidden("https://news.example.com/storm?id=7") {
+		t.Error("the story is not hidden")
+	}
+}
+
+// A fragment tells live-blog entries apart, as feeds keep it for items
+// sharing one link: two pushed entries stay two stories.
+func TestAPIKeepsFragments(t *testing.T) {
+	s := newAPISite(t, 0)
+	code, body := s.do("POST", "/api/stories", s.token, "application/json", `[
+ {"section": "Live", "title": "Update 1", "url": "https://news.example.com/live?utm_source=cms#update-1"},
+ {"section": "Live", "title": "Update 2", "url": "https://news.example.com/live#update-2"}]`)
+	if code != 201 || s.count() != 2 {
+		t.Fatalf("%d %v, %d stored", code, body, s.count())
+	}
+	var n int
+	s.db.QueryRow(`SELECT COUNT(*) FROM stories WHERE url IN ('https://news.example.com/live#update-1', 'https://news.example.com/live#update-2')`).Scan(&n)
+	if n != 2 {
+		t.Errorf("%d stories under the canonical URLs with their fragments, want 2", n)
+	}
+	if code, _ := s.do("DELETE", "/api/stories?url="+url.QueryEscape("https://news.example.com/live?utm_medium=x#update-2"), s.token, "", ""); code != 200 {
+		t.Errorf("delete of a fragment URL: %d", code)
 	}
 }

@@ -375,3 +375,36 @@ func (w *cancelOnWrite) Write(p []byte) (int, error) {
 	defer w.cancel()
 	return w.Buffer.Write(p)
 }
+
+// TestImportSkipBadAllBadFails: --skip-bad that imports nothing because
+// every line was bad exits 1 with one line, lists the bad lines, and
+// stores nothing; one good line among them is a success.
+func TestImportSkipBadAllBadFails(t *testing.T) {
+	c := newCLI(t)
+	allBad := c.writeFile("allbad.json", strings.Join([]string{
+		`{"section": "news", "title": "Bad score", "url": "https://news.example.com/b1", "score": "high"}`,
+		`{"section": "news", "title": "No link"}`,
+	}, "\n"))
+	for _, extra := range [][]string{nil, {"--json"}} {
+		out, errs, code := c.run(append([]string{"stories", "import", allBad, "--skip-bad"}, extra...)...)
+		want := "digest: import " + allBad + ": no story imported: all 2 lines were bad (listed above)\n"
+		if code != 1 || !strings.HasSuffix(errs, want) || !strings.Contains(errs, "skipped line 1: ") || !strings.Contains(errs, "skipped line 2: ") || out != "" {
+			t.Errorf("all bad %v: exit %d, out %q, err %q", extra, code, out, errs)
+		}
+	}
+	if out := c.must("stories", "list", "--json"); strings.Contains(out, "news.example.com/b1") {
+		t.Errorf("a story was stored: %s", out)
+	}
+	oneGood := c.writeFile("onegood.json", strings.Join([]string{
+		`{"section": "news", "title": "Bad score", "url": "https://news.example.com/b1", "score": "high"}`,
+		`{"section": "news", "title": "Good", "url": "https://news.example.com/g?utm_source=cms"}`,
+	}, "\n"))
+	out, errs, code := c.run("stories", "import", oneGood, "--skip-bad")
+	if code != 0 || !strings.Contains(out, "imported 1 story") {
+		t.Errorf("one good line: exit %d, out %q, err %q", code, out, errs)
+	}
+	// The import stores the canonical URL, as feeds and the push API do.
+	if out := c.must("stories", "list", "--json"); !strings.Contains(out, `"https://news.example.com/g"`) {
+		t.Errorf("stored URL is not canonical: %s", out)
+	}
+}

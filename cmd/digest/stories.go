@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/newsroom/digest/clicks"
+	"github.com/newsroom/digest/internal/canon"
 	"github.com/newsroom/digest/stories"
 )
 
@@ -36,6 +37,7 @@ func (a *App) storiesAddCommand() *cobra.Command {
 				}
 				st.PublishedAt = t
 			}
+			st.URL = canon.StoryURL(st.URL)
 			if err := stories.Normalize(withDefaultTime(st, a.now())); err != nil {
 				return usageError{err}
 			}
@@ -101,6 +103,11 @@ and lists the bad ones. Use - to read standard input.`,
 			}
 			for _, le := range res.Bad {
 				fmt.Fprintf(a.stderr, "skipped %s\n", le)
+			}
+			if res.Imported == 0 && len(res.Bad) > 0 {
+				// --skip-bad that kept nothing is a failed import, not a success
+				// (with --json too: scripts read the exit code).
+				return fmt.Errorf("import %s: no story imported: all %d lines were bad (listed above)", args[0], len(res.Bad))
 			}
 			if asJSON {
 				bad := []string{}
