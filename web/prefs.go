@@ -61,18 +61,28 @@ func (s *Server) prefsView(r *http.Request, token string, ms []subscribers.Membe
 	return v, nil
 }
 
+// prefsHolder looks up the holder of a preference-page token; when there
+// is none (404) or the store fails (500) it has answered and ok is false.
+func (s *Server) prefsHolder(w http.ResponseWriter, r *http.Request, token string) (subscribers.Subscriber, []subscribers.MemberPrefs, bool) {
+	sub, ms, err := s.Subs.ByPrefToken(r.Context(), token)
+	if errors.Is(err, subscribers.ErrUnknownToken) {
+		s.notFound(w)
+		return sub, nil, false
+	}
+	if err != nil {
+		s.internalError(w, "preferences", err)
+		return sub, nil, false
+	}
+	return sub, ms, true
+}
+
 // prefsPage answers GET /p/{token}: the reader's lists and choices.
 // Nothing changes on GET.
 func (s *Server) prefsPage(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	token := r.PathValue("token")
-	_, ms, err := s.Subs.ByPrefToken(r.Context(), token)
-	if errors.Is(err, subscribers.ErrUnknownToken) {
-		s.notFound(w)
-		return
-	}
-	if err != nil {
-		s.internalError(w, "preferences", err)
+	_, ms, ok := s.prefsHolder(w, r, token)
+	if !ok {
 		return
 	}
 	v, err := s.prefsView(r, token, ms)
@@ -93,13 +103,8 @@ func (s *Server) prefsPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := r.PathValue("token")
-	sub, ms, err := s.Subs.ByPrefToken(r.Context(), token)
-	if errors.Is(err, subscribers.ErrUnknownToken) {
-		s.notFound(w)
-		return
-	}
-	if err != nil {
-		s.internalError(w, "preferences", err)
+	sub, ms, ok := s.prefsHolder(w, r, token)
+	if !ok {
 		return
 	}
 	want, err := s.csrf(r, token)

@@ -338,7 +338,7 @@ func (a *App) printSummary(s delivery.Summary) {
 		more = append(more, fmt.Sprintf("%d suppressed addresses skipped", s.Suppressed))
 	}
 	if s.Left > 0 {
-		more = append(more, plural(s.Left, "member")+" left the list during the run and "+wasWere(s.Left)+" not sent to")
+		more = append(more, plural(s.Left, "member")+" left the list during the run and "+agree(s.Left, "was", "were")+" not sent to")
 	}
 	if s.FailedBefore > 0 {
 		more = append(more, fmt.Sprintf("%d failed in an earlier run", s.FailedBefore))
@@ -356,13 +356,13 @@ func (a *App) printSummary(s delivery.Summary) {
 		a.printf("  %s\n", line)
 	}
 	if s.Deferred > 0 {
-		a.printf("  %s %s deferred: run digest send --retry-deferred later (digest deliveries --status deferred lists them)\n", plural(s.Deferred, "delivery"), isAre(s.Deferred))
+		a.printf("  %s %s deferred: run digest send --retry-deferred later (digest deliveries --status deferred lists them)\n", plural(s.Deferred, "delivery"), agree(s.Deferred, "is", "are"))
 	}
 	if s.Failed > 0 {
 		a.printf("  %s failed permanently: digest deliveries --status failed shows the replies; after fixing a relay-side refusal run digest send --retry-failed\n", plural(s.Failed, "delivery"))
 	}
 	if s.Unknown > 0 {
-		a.printf("  %s %s an unknown outcome (the relay did not answer after the message was sent, it may have delivered them): check with the relay, then run digest send --retry-unknown to send them again (digest deliveries --status unknown lists them)\n", plural(s.Unknown, "delivery"), hasHave(s.Unknown))
+		a.printf("  %s %s an unknown outcome (the relay did not answer after the message was sent, it may have delivered them): check with the relay, then run digest send --retry-unknown to send them again (digest deliveries --status unknown lists them)\n", plural(s.Unknown, "delivery"), agree(s.Unknown, "has", "have"))
 	}
 }
 

@@ -22,26 +22,11 @@ func plural[N ~int | ~int64](n N, noun string) string {
 	return s + noun + "s"
 }
 
-// isAre is the verb that agrees with a count.
-func isAre(n int) string {
+// agree is the verb form that agrees with a count: one for 1 thing,
+// many otherwise ("is"/"are", "has"/"have", "was"/"were").
+func agree(n int, one, many string) string {
 	if n == 1 {
-		return "is"
+		return one
 	}
-	return "are"
-}
-
-// hasHave is the verb "has" or "have" for n things.
-func hasHave(n int) string {
-	if n == 1 {
-		return "has"
-	}
-	return "have"
-}
-
-// wasWere is the verb "was" or "were" for n things.
-func wasWere(n int) string {
-	if n == 1 {
-		return "was"
-	}
-	return "were"
+	return many
 }
